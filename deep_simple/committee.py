@@ -1,0 +1,140 @@
+"""Committees: member states stacked on a leading member axis, vmapped, and sharded over devices.
+
+One jitted call trains every member for an epoch. The member axis is laid on a one-dimensional device mesh
+("member"), so the same code runs all members on one CPU, splits them over 8 GPUs, or over the devices of
+several hosts after `jax.distributed.initialize()`. When the member count does not divide the device count,
+the axis is padded with extra members that are trained but never reported, checkpointed or averaged.
+"""
+
+import dataclasses
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import multihost_utils
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from deep_simple import train
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+  """How `members` real members sit on the mesh, padded to `padded` slots."""
+
+  members: int
+  padded: int
+  mesh: jax.sharding.Mesh
+
+  @property
+  def by_member(self) -> NamedSharding:
+    return NamedSharding(self.mesh, P("member"))
+
+  @property
+  def replicated(self) -> NamedSharding:
+    return NamedSharding(self.mesh, P())
+
+
+def layout(members: int, devices=None) -> Layout:
+  devices = jax.devices() if devices is None else devices
+  used = min(len(devices), members)
+  mesh = jax.sharding.Mesh(np.asarray(devices[:used]), ("member",))
+  return Layout(members, math.ceil(members / used) * used, mesh)
+
+
+def member_values(cfg, field: str, default: float, count: int) -> np.ndarray:
+  """Per-member value of `cfg.committee.<field>`: empty means `default` for all, else one per member."""
+  values = tuple(cfg.committee[field])
+  if not values:
+    return np.full(count, default, np.float32)
+  if len(values) != cfg.committee.size:
+    raise ValueError(f"config.committee.{field} has {len(values)} values for {cfg.committee.size} members")
+  # Padding members repeat the real ones' settings; their results are discarded.
+  return np.resize(np.asarray(values, np.float32), count)
+
+
+def member_key(seed: int, member, *path):
+  """Key of member m at `path`: fold_in(fold_in(seed, m), *path). Depends on no layout, so a member's
+  initialisation and distortion stream are the same on one device or many, and after a resume."""
+  key = jax.random.fold_in(jax.random.key(seed), member)
+  for p in path:
+    key = jax.random.fold_in(key, p)
+  return key
+
+
+def member_ids(lay: Layout):
+  return jax.jit(lambda: jnp.arange(lay.padded), out_shardings=lay.by_member)()
+
+
+def init_members(cfg, lay: Layout, steps_per_epoch: int):
+  """Stacked fresh states for all slots, laid out by member."""
+  lr0 = member_values(cfg, "lr0", cfg.lr0, lay.padded)
+  decay = member_values(cfg, "lr_decay", cfg.lr_decay, lay.padded)
+
+  def init(member, lr0, decay):
+    return train.init_state(member_key(cfg.seed, member, 0), cfg, steps_per_epoch, lr0=lr0, lr_decay=decay)
+
+  return jax.jit(jax.vmap(init), out_shardings=lay.by_member)(member_ids(lay), lr0, decay)
+
+
+def place(tree, sharding: NamedSharding):
+  """Host numpy arrays (identical on every process) -> global arrays with `sharding`."""
+  return jax.tree.map(
+      lambda x: jax.make_array_from_callback(np.shape(x), sharding, lambda index: np.asarray(x)[index]),
+      tree)
+
+
+def to_host(tree):
+  """Global arrays -> numpy on every process."""
+  if jax.process_count() == 1:
+    return jax.tree.map(np.asarray, tree)
+  return multihost_utils.process_allgather(tree, tiled=True)
+
+
+def real_members(tree, lay: Layout):
+  return jax.tree.map(lambda x: x[:lay.members], tree)
+
+
+def pad_members(host_state, fresh_state, lay: Layout):
+  """Restored real members (numpy) + fresh padding slots -> laid-out state."""
+  fresh = to_host(fresh_state)
+  full = jax.tree.map(lambda r, f: np.concatenate([r, f[lay.members:]]), host_state, fresh)
+  return place(full, lay.by_member)
+
+
+def epoch_fn(cfg, lay: Layout, per_member_images: bool):
+  """Jitted epoch of all members: (state_M, images, labels_N, member_ids_M, epoch) -> (state_M, metrics_M...)."""
+  axis = 0 if per_member_images else None
+  images_sharding = lay.by_member if per_member_images else lay.replicated
+
+  def epoch(state_M, images, labels_N, members_M, epoch):
+    def one(state, images, member):
+      return train.train_epoch(state, images, labels_N, member_key(cfg.seed, member, 1, epoch), cfg)
+    return jax.vmap(one, in_axes=(0, axis, 0))(state_M, images, members_M)
+
+  return jax.jit(epoch, in_shardings=(lay.by_member, images_sharding, lay.replicated, lay.by_member,
+                                      lay.replicated),
+                 out_shardings=lay.by_member, donate_argnums=0)
+
+
+def predict_fn(cfg, lay: Layout, per_member_images: bool):
+  """Jitted softmax outputs of every member: probs_MxNxK."""
+  axis = 0 if per_member_images else None
+  images_sharding = lay.by_member if per_member_images else lay.replicated
+  fn = jax.vmap(functools.partial(train.predict, cfg=cfg), in_axes=(0, axis))
+  return jax.jit(fn, in_shardings=(lay.by_member, images_sharding), out_shardings=lay.by_member)
+
+
+def committee_scores(probs_MxNxK: np.ndarray, rule: str = "mean") -> np.ndarray:
+  """Committee scores_NxK: mean of the members' softmax outputs (the papers' rule) or vote counts.
+
+  The prediction is the arg-max; the second-highest score gives the committee's second guess.
+  """
+  if rule == "mean":
+    return probs_MxNxK.mean(axis=0)
+  if rule == "vote":
+    # Ties go to the class the members' mean output prefers.
+    votes_NxK = (probs_MxNxK.argmax(-1)[..., None] == np.arange(probs_MxNxK.shape[-1])).sum(axis=0)
+    return votes_NxK + probs_MxNxK.mean(axis=0)
+  raise ValueError(f"config.committee.rule must be 'mean' or 'vote', got {rule!r}")

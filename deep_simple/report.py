@@ -1,0 +1,102 @@
+"""What a run leaves behind: metrics.jsonl, TensorBoard scalars, results.json and the figures."""
+
+import datetime
+import json
+import os
+
+import jax
+import numpy as np
+from tensorboardX import SummaryWriter
+
+from deep_simple import plots
+
+
+class MetricsWriter:
+  """One JSON line and a set of TensorBoard scalars per epoch.
+
+  On resume, metrics.jsonl is rewritten from the checkpoint's history, so epochs re-run after a crash are
+  not listed twice.
+  """
+
+  def __init__(self, workdir: str, history: list):
+    self._path = os.path.join(workdir, "metrics.jsonl")
+    with open(self._path, "w") as f:
+      f.writelines(json.dumps(entry) + "\n" for entry in history)
+    self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+
+  def write(self, entry: dict) -> None:
+    with open(self._path, "a") as f:
+      f.write(json.dumps(entry) + "\n")
+    for key, value in entry.items():
+      for member, v in enumerate(value if isinstance(value, list) else [value]):
+        tag = f"{key}/member{member}" if isinstance(value, list) else key
+        self._tb.add_scalar(tag, v, entry["epoch"])
+    self._tb.flush()
+
+  def close(self) -> None:
+    self._tb.close()
+
+
+def best_record(entry: dict, test_scores_NxK: np.ndarray, test_labels_N: np.ndarray) -> dict:
+  """The selected model's record at a new best validation epoch, with its misclassified test digits."""
+  order_NxK = np.argsort(-test_scores_NxK, axis=-1)
+  wrong = np.flatnonzero(order_NxK[:, 0] != test_labels_N)
+  return {
+      "epoch": entry["epoch"],
+      "validation_error": entry["validation_selected_error"],
+      "test_error": entry["test_selected_error"],
+      # [test index, true label, first guess, second guess] for every misclassified digit.
+      "misclassified": [[int(i), int(test_labels_N[i]), int(order_NxK[i, 0]), int(order_NxK[i, 1])]
+                        for i in wrong],
+  }
+
+
+def table_columns(validation_errors, test_errors) -> dict:
+  """Table 1's columns: test error at the epoch of best validation error, and the best test error."""
+  val, test = np.asarray(validation_errors), np.asarray(test_errors)
+  best = int(np.argmin(val))  # the first epoch reaching the minimum
+  return {"best_validation_epoch": best + 1, "validation_error": float(val[best]),
+          "test_error_at_best_validation": float(test[best]), "best_test_error": float(test.min())}
+
+
+def summarise(cfg, record: dict, workdir: str) -> dict:
+  history = record["history"]
+  if not history:
+    raise ValueError(f"{workdir} holds no trained epoch (config.epochs = {cfg.epochs})")
+  column = lambda key: np.asarray([e[key] for e in history])
+  results = {
+      "name": cfg.name,
+      "dataset": cfg.dataset,
+      "protocol": cfg.protocol,
+      "hidden": list(cfg.model.hidden),
+      "members": cfg.committee.size,
+      "epochs": record["epoch"],
+      "batch_size": cfg.batch_size,
+      "mode": "online" if cfg.batch_size == 1 else "mini-batch",
+      "train_digits": int(cfg.train_limit) or None,
+      "wall_seconds": float(column("seconds").sum()),
+      "device": jax.devices()[0].device_kind,
+      "device_count": jax.device_count(),
+      "date": datetime.date.today().isoformat(),
+      "selected": table_columns(column("validation_selected_error"), column("test_selected_error")),
+      "per_member": [table_columns(v, t) for v, t in
+                     zip(column("validation_error").T, column("test_error").T)],
+  }
+  if "ema_validation_error" in history[0]:
+    results["ema_per_member"] = [table_columns(v, t) for v, t in
+                                 zip(column("ema_validation_error").T, column("ema_test_error").T)]
+  results["misclassified_at_best_validation"] = len(record["best"]["misclassified"])
+  return results
+
+
+def write_outputs(cfg, record: dict, results: dict, test_split, workdir: str) -> None:
+  with open(os.path.join(workdir, "results.json"), "w") as f:
+    json.dump(results, f, indent=2)
+  plots.learning_curves(record["history"], os.path.join(workdir, "learning_curve.png"),
+                        title=f"{cfg.name}: error per epoch")
+  images, labels = test_split
+  images = images[0] if images.ndim == 4 else images  # members' own widths: show the first member's input
+  plots.misclassified(images, record["best"]["misclassified"],
+                      os.path.join(workdir, "misclassified.png"),
+                      title=f"{cfg.name}: the {len(record['best']['misclassified'])} misclassified test digits "
+                            f"at epoch {record['best']['epoch']} (true label, first and second guess)")

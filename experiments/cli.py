@@ -1,0 +1,86 @@
+"""What the training entry points share: progress output, the final summary and one-line errors."""
+
+import os
+import sys
+import time
+
+from absl import app
+from absl import flags
+import jax
+from ml_collections import config_flags
+
+from deep_simple import loop
+
+WORKDIR = flags.DEFINE_string("workdir", None, "Run folder; a folder that already holds a run resumes it.",
+                              required=True)
+COORDINATOR = flags.DEFINE_string(
+    "coordinator_address", None,
+    "host:port of process 0, to train over several hosts (jax.distributed); with --num_processes and "
+    "--process_id. Left unset on a single host or where JAX finds the cluster itself (TPU pods, SLURM).")
+NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in a multi-host run.")
+PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process' index in a multi-host run.")
+DISTRIBUTED = flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() with the flags above "
+                                "(or with nothing, where JAX detects the cluster).")
+
+
+class Progress:
+  """One bar per run, advanced once per epoch, with the epoch's errors and the ETA."""
+
+  def __init__(self, width: int = 30):
+    self._width = width
+    self._start = time.monotonic()
+    self._first_epoch = None
+
+  def __call__(self, entry: dict, cfg) -> None:
+    if jax.process_index() != 0:
+      return
+    epoch, total = entry["epoch"], cfg.epochs
+    if self._first_epoch is None:
+      self._first_epoch = epoch - 1
+    done = epoch - self._first_epoch
+    eta = (time.monotonic() - self._start) / done * (total - epoch)
+    filled = round(self._width * epoch / total)
+    bar = "#" * filled + "." * (self._width - filled)
+    print(f"[{bar}] epoch {epoch}/{total}  loss {sum(entry['train_loss']) / len(entry['train_loss']):.4f}"
+          f"  validation {100 * entry['validation_selected_error']:.2f}%"
+          f"  test {100 * entry['test_selected_error']:.2f}%"
+          f"  {entry['seconds']:.1f}s/epoch  ETA {_clock(eta)}", flush=True)
+
+
+def _clock(seconds: float) -> str:
+  minutes, s = divmod(int(seconds), 60)
+  return f"{minutes // 60}:{minutes % 60:02d}:{s:02d}"
+
+
+def config_path(spec: str) -> str:
+  """`file.py:preset` under experiments/configs/, as an absolute path so any working directory works."""
+  return os.path.join(os.path.dirname(__file__), "configs", spec)
+
+
+def main(default_config: str) -> None:
+  """absl entry point training `--config` (default `default_config`, e.g. "paper.py:quick")."""
+  config = config_flags.DEFINE_config_file("config", config_path(default_config), "Config file and preset.",
+                                           lock_config=True)
+
+  def _main(argv):
+    if len(argv) > 1:
+      raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    train_main(config.value)
+
+  app.run(_main)
+
+
+def train_main(cfg) -> None:
+  """Runs `cfg` in --workdir and prints Table 1's columns; errors end the process with one line."""
+  if DISTRIBUTED.value:
+    jax.distributed.initialize(COORDINATOR.value, NUM_PROCESSES.value, PROCESS_ID.value)
+  try:
+    results = loop.run(cfg, WORKDIR.value, on_epoch=Progress())
+  except (ValueError, FloatingPointError, OSError) as e:
+    sys.exit(f"error: {e}")
+  if jax.process_index() == 0:
+    sel = results["selected"]
+    print(f"{cfg.name}: test error at best validation {100 * sel['test_error_at_best_validation']:.2f}% "
+          f"(epoch {sel['best_validation_epoch']}), best test error {100 * sel['best_test_error']:.2f}%, "
+          f"{results['epochs']} epochs in {results['wall_seconds']:.0f}s on {results['device']}; "
+          f"outputs in {WORKDIR.value}")
