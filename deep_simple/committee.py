@@ -126,6 +126,9 @@ def predict_fn(cfg, lay: Layout, per_member_images: bool):
   return jax.jit(fn, in_shardings=(lay.by_member, images_sharding), out_shardings=lay.by_member)
 
 
+RULES = ("mean", "vote")
+
+
 def committee_scores(probs_MxNxK: np.ndarray, rule: str = "mean") -> np.ndarray:
   """Committee scores_NxK: mean of the members' softmax outputs (the papers' rule) or vote counts.
 
@@ -137,4 +140,4 @@ def committee_scores(probs_MxNxK: np.ndarray, rule: str = "mean") -> np.ndarray:
     # Ties go to the class the members' mean output prefers.
     votes_NxK = (probs_MxNxK.argmax(-1)[..., None] == np.arange(probs_MxNxK.shape[-1])).sum(axis=0)
     return votes_NxK + probs_MxNxK.mean(axis=0)
-  raise ValueError(f"config.committee.rule must be 'mean' or 'vote', got {rule!r}")
+  raise ValueError(f"config.committee.rule must be one of {RULES}, got {rule!r}")

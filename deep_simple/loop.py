@@ -18,7 +18,30 @@ from deep_simple import checkpoint
 from deep_simple import committee
 from deep_simple import data
 from deep_simple import report
+from deep_simple import train
 from deep_simple import width
+
+
+def validate(cfg) -> None:
+  """Rejects a bad config in one line before anything is loaded or written."""
+  choices = [("loss", cfg.loss, train.LOSSES), ("input_range", cfg.input_range, train.INPUT_RANGES),
+             ("lr_scaling", cfg.lr_scaling, train.LR_SCALINGS), ("protocol", cfg.protocol, data.PROTOCOLS),
+             ("committee.rule", cfg.committee.rule, committee.RULES)]
+  for field, value, allowed in choices:
+    if value not in allowed:
+      raise ValueError(f"config.{field} must be one of {', '.join(allowed)}; got {value!r}")
+  positive = ("batch_size", "epochs", "lr0", "lr_decay", "checkpoint_every", "keep_checkpoints",
+              "block_images", "eval_batch")
+  for field in positive:
+    if not cfg[field] > 0:
+      raise ValueError(f"config.{field} must be positive; got {cfg[field]!r}")
+  if cfg.committee.size < 1:
+    raise ValueError(f"config.committee.size must be at least 1; got {cfg.committee.size}")
+  if not (cfg.lr_decay <= 1 and 0 <= cfg.lr_min and 0 <= cfg.ema_decay < 1):
+    raise ValueError("config needs lr_decay <= 1, lr_min >= 0 and 0 <= ema_decay < 1; got "
+                     f"{cfg.lr_decay}, {cfg.lr_min}, {cfg.ema_decay}")
+  if cfg.train_limit < 0 or cfg.eval_limit < 0:
+    raise ValueError("config.train_limit and config.eval_limit must be >= 0 (0 means all digits)")
 
 
 def load_data(cfg, lay: committee.Layout):
@@ -90,6 +113,7 @@ def run(cfg, workdir: str, on_epoch=None) -> dict:
 
   `on_epoch(entry, cfg)` is called after every epoch with that epoch's history entry (for progress output).
   """
+  validate(cfg)
   lay = committee.layout(cfg.committee.size)
   _check_config(cfg, workdir)
   splits = load_data(cfg, lay)

@@ -27,13 +27,18 @@ from deep_simple import distort
 from deep_simple import models
 
 
+LOSSES = ("cross_entropy", "squared_error")
+INPUT_RANGES = ("signed", "unit")
+LR_SCALINGS = ("linear", "none")
+
+
 def scaled_lr(cfg, value: float) -> float:
   """Scales a per-example rate to the batch: linear scaling keeps the per-example step of online SGD."""
   if cfg.lr_scaling == "linear":
     return value * cfg.batch_size
   if cfg.lr_scaling == "none":
     return value
-  raise ValueError(f"config.lr_scaling must be 'linear' or 'none', got {cfg.lr_scaling!r}")
+  raise ValueError(f"config.lr_scaling must be one of {LR_SCALINGS}, got {cfg.lr_scaling!r}")
 
 
 def learning_rate(hparams, step):
@@ -50,7 +55,7 @@ def optimizer(cfg) -> optax.GradientTransformation:
 def init_state(key, cfg, steps_per_epoch: int, lr0=None, lr_decay=None):
   """Fresh state; lr0 (per example) and lr_decay default to the config's."""
   model = models.from_config(cfg.model)
-  size = cfg.input_size
+  size = 29 if cfg.pad_to_29 else 28
   params = model.init(key, jnp.zeros((1, size, size), jnp.float32))["params"]
   hparams = {
       "lr0": jnp.float32(scaled_lr(cfg, cfg.lr0 if lr0 is None else lr0)),
@@ -74,7 +79,7 @@ def loss_fn(params, images_BxHxW, labels_B, cfg):
     targets_BxK = 2.0 * jax.nn.one_hot(labels_B, logits_BxK.shape[-1]) - 1.0
     loss_B = 0.5 * jnp.sum((models.scaled_tanh(logits_BxK) - targets_BxK) ** 2, axis=-1)
   else:
-    raise ValueError(f"config.loss must be 'cross_entropy' or 'squared_error', got {cfg.loss!r}")
+    raise ValueError(f"config.loss must be one of {LOSSES}, got {cfg.loss!r}")
   errors_B = jnp.argmax(logits_BxK, axis=-1) != labels_B
   return jnp.mean(loss_B), jnp.mean(errors_B)
 
@@ -102,7 +107,7 @@ def to_model_range(images_unit, cfg):
     return data.to_signed(images_unit)
   if cfg.input_range == "unit":
     return images_unit
-  raise ValueError(f"config.input_range must be 'signed' or 'unit', got {cfg.input_range!r}")
+  raise ValueError(f"config.input_range must be one of {INPUT_RANGES}, got {cfg.input_range!r}")
 
 
 def steps_per_block(steps: int, batch_size: int, block_images: int) -> int:

@@ -1,6 +1,7 @@
 """What the training entry points share: progress output, the final summary and one-line errors."""
 
 import os
+import re
 import sys
 import time
 
@@ -37,6 +38,8 @@ class Progress:
     epoch, total = entry["epoch"], cfg.epochs
     if self._first_epoch is None:
       self._first_epoch = epoch - 1
+      if self._first_epoch:
+        print(f"resumed after epoch {self._first_epoch} from the checkpoint in the workdir", flush=True)
     done = epoch - self._first_epoch
     eta = (time.monotonic() - self._start) / done * (total - epoch)
     filled = round(self._width * epoch / total)
@@ -65,9 +68,33 @@ def main(default_config: str) -> None:
   def _main(argv):
     if len(argv) > 1:
       raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    train_main(config.value)
+    try:
+      cfg = config.value
+    except (ValueError, AttributeError) as e:  # a config file that failed to load
+      sys.exit(f"error: {_one_line(e)}")
+    train_main(cfg)
 
-  app.run(_main)
+  # Orbax logs every save at INFO; show warnings and errors unless --verbosity asks for more.
+  flags.FLAGS.set_default("verbosity", -1)
+  app.run(_main, flags_parser=_parse_flags)
+
+
+def _parse_flags(argv):
+  """absl's parsing, with a bad preset, value or override reported in one line instead of a traceback."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    sys.exit(f"error: {_one_line(e)}")
+  except (AttributeError, KeyError) as e:
+    sys.exit(f"error: unknown config field in the overrides: {str(e).strip(chr(34) + chr(39))}")
+
+
+def _one_line(error: Exception) -> str:
+  """The line that says what went wrong: a nested traceback's last line, without its exception class."""
+  lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+  if len(lines) == 1:
+    return lines[0]
+  return re.sub(r"^\w+(Error|Exception): ", "", lines[-1])
 
 
 def train_main(cfg) -> None:
@@ -77,7 +104,7 @@ def train_main(cfg) -> None:
   try:
     results = loop.run(cfg, WORKDIR.value, on_epoch=Progress())
   except (ValueError, FloatingPointError, OSError) as e:
-    sys.exit(f"error: {e}")
+    sys.exit(f"error: {_one_line(e)}")
   if jax.process_index() == 0:
     sel = results["selected"]
     print(f"{cfg.name}: test error at best validation {100 * sel['test_error_at_best_validation']:.2f}% "

@@ -18,7 +18,6 @@ def base_config() -> ml_collections.ConfigDict:
   c.train_limit = 0  # Train on the first n digits only (0: all).
   c.eval_limit = 0  # Validate and test on the first n digits only (0: all).
   c.pad_to_29 = True  # Ciresan et al. 2010: 29x29 inputs (841 weights per first-layer unit).
-  c.input_size = 29
   c.input_range = "signed"  # Ciresan et al. 2010: pixels mapped to [-1, 1]; or "unit" for [0, 1].
 
   # Model: Table 1 of Ciresan et al. 2010.
