@@ -7,6 +7,7 @@ import time
 
 from absl import app
 from absl import flags
+from absl import logging
 import jax
 from ml_collections import config_flags
 
@@ -68,14 +69,14 @@ def main(default_config: str) -> None:
   def _main(argv):
     if len(argv) > 1:
       raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if not flags.FLAGS["verbosity"].present:
+      logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO.
     try:
       cfg = config.value
     except (ValueError, AttributeError) as e:  # a config file that failed to load
       sys.exit(f"error: {_one_line(e)}")
     train_main(cfg)
 
-  # Orbax logs every save at INFO; show warnings and errors unless --verbosity asks for more.
-  flags.FLAGS.set_default("verbosity", -1)
   app.run(_main, flags_parser=_parse_flags)
 
 
