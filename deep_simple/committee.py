@@ -38,7 +38,9 @@ class Layout:
 
 def layout(members: int, devices=None) -> Layout:
   devices = jax.devices() if devices is None else devices
-  used = min(len(devices), members)
+  # Fewer members than devices leave devices idle, but never a whole process: every process must hold a
+  # slot of the mesh to take part in the computation, so several processes use every device.
+  used = min(len(devices), members) if jax.process_count() == 1 else len(devices)
   mesh = jax.sharding.Mesh(np.asarray(devices[:used]), ("member",))
   return Layout(members, math.ceil(members / used) * used, mesh)
 

@@ -78,8 +78,10 @@ def _check_config(cfg, workdir: str) -> None:
                        "use a new --workdir")
   elif jax.process_index() == 0:
     os.makedirs(workdir, exist_ok=True)
-    with open(path, "w") as f:
+    # Written aside, then renamed: another process checking at the same moment never reads half a file.
+    with open(path + ".tmp", "w") as f:
       json.dump(current, f, indent=2)
+    os.replace(path + ".tmp", path)
 
 
 def _error_rates(probs_MxNxK, labels_N):

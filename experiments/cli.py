@@ -100,8 +100,15 @@ def _one_line(error: Exception) -> str:
 
 def train_main(cfg) -> None:
   """Runs `cfg` in --workdir and prints Table 1's columns; errors end the process with one line."""
+  cluster_flags = (COORDINATOR.value, NUM_PROCESSES.value, PROCESS_ID.value)
   if DISTRIBUTED.value:
-    jax.distributed.initialize(COORDINATOR.value, NUM_PROCESSES.value, PROCESS_ID.value)
+    try:
+      jax.distributed.initialize(*cluster_flags)
+    except (ValueError, RuntimeError) as e:  # e.g. no coordinator given and no cluster detected
+      sys.exit(f"error: --distributed: {_one_line(e)}")
+  elif any(value is not None for value in cluster_flags):
+    # Without it every host would train the whole committee alone, all in the same workdir.
+    sys.exit("error: --coordinator_address, --num_processes and --process_id need --distributed")
   try:
     results = loop.run(cfg, WORKDIR.value, on_epoch=Progress())
   except (ValueError, FloatingPointError, OSError) as e:
