@@ -87,7 +87,10 @@ def _parse_flags(argv):
   except flags.Error as e:
     sys.exit(f"error: {_one_line(e)}")
   except (AttributeError, KeyError) as e:
-    sys.exit(f"error: unknown config field in the overrides: {str(e).strip(chr(34) + chr(39))}")
+    name = str(e).strip("\"'")
+    if name.isidentifier():  # ml_collections' way of saying that an override names no config field
+      sys.exit(f"error: unknown config field in the overrides: {name}")
+    sys.exit(f"error: {_one_line(e)}")
 
 
 def _one_line(error: Exception) -> str:
