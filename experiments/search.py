@@ -1,0 +1,279 @@
+r"""Searches recipes for a fast net 4 under one wall-clock budget and ranks them on validation error.
+
+    python -m experiments.search --recipes=b32,decay985,decay99,lr_sweep --budget_minutes=8 \
+        --out=results/search/2026-11-26 [--tiny]
+
+Recipes are the presets of experiments/configs/search.py. Single-net recipes whose configs differ only in
+lr0 / lr_decay train side by side as one committee run (vmapped, they cost little more than one net at
+small batch sizes); every other recipe is a run of its own. The runs share the budget equally. A run
+first trains PROBE_EPOCHS epochs, then resumes its workdir for as many epochs as its steady epoch time
+leaves room for, up to the recipe's epoch cap.
+
+Writes <out>/<recipe>.json per recipe (config, device, date, epochs, times, Table 1's columns for every
+member, committee and EMA model, and the run's history) and <out>/summary.md, a table of every recipe in
+<out> sorted by validation error. Test errors are reported, never used to select or rank.
+"""
+
+import dataclasses
+import glob
+import json
+import math
+import os
+import sys
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+import ml_collections
+
+from deep_simple import loop
+from experiments.configs import search as recipes
+
+RECIPES = flags.DEFINE_list("recipes", None, f"Comma-separated recipes: {', '.join(recipes.RECIPES)}.")
+BUDGET_MINUTES = flags.DEFINE_float("budget_minutes", 8.0, "Wall-clock minutes for all runs together.")
+OUT = flags.DEFINE_string("out", None, "Folder of the recipe results and summary.md, "
+                          "e.g. results/search/<date>.")
+TINY = flags.DEFINE_bool("tiny", False, "Each recipe's CPU form: a small net on a slice of MNIST, 3 epochs.")
+WORKDIR_ROOT = flags.DEFINE_string("workdir_root", None, "Folder of the runs' workdirs (checkpoints, "
+                                   "metrics.jsonl); default <out>/runs.")
+
+PROBE_EPOCHS = 2  # The first epoch includes compilation; the second gives the steady epoch time.
+PRINT_EVERY = 50  # Epochs between progress lines.
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  name: str  # The recipes' names joined by "+"; also the workdir's name.
+  cfg: ml_collections.ConfigDict
+  members: dict  # recipe name -> the run's member indices that belong to it
+
+
+def plan(names, tiny: bool) -> list[Run]:
+  """Recipes -> runs: single nets whose configs differ only in lr0 / lr_decay share one committee run."""
+  groups = {}  # shared fields (or the recipe's own name) -> [(name, cfg)], in the order first named
+  for name in names:
+    cfg = recipes.get_config(name, tiny)
+    groups.setdefault(_shared_fields(cfg) if cfg.committee.size == 1 else name, []).append((name, cfg))
+  return [_merge(group) for group in groups.values()]
+
+
+def _shared_fields(cfg) -> str:
+  fields = cfg.to_dict()
+  for varying in ("name", "lr0", "lr_decay"):
+    del fields[varying]
+  return json.dumps(fields, sort_keys=True)
+
+
+def _merge(group) -> Run:
+  if len(group) == 1:
+    name, cfg = group[0]
+    return Run(name, cfg, {name: tuple(range(cfg.committee.size))})
+  cfg = group[0][1].copy_and_resolve_references()
+  cfg.name = "+".join(name for name, _ in group)
+  cfg.committee.size = len(group)
+  cfg.committee.lr0 = tuple(c.lr0 for _, c in group)
+  cfg.committee.lr_decay = tuple(c.lr_decay for _, c in group)
+  return Run(cfg.name, cfg, {name: (m,) for m, (name, _) in enumerate(group)})
+
+
+def planned_epochs(budget_s: float, probe_wall_s: float, epoch_s: float, probe: int, cap: int) -> int:
+  """Epochs that fit `budget_s` after a probe of `probe` epochs that took `probe_wall_s` in all.
+
+  Resuming costs again what the probe spent outside its steady epochs (loading, compiling, saving).
+  """
+  restart_s = max(0.0, probe_wall_s - probe * epoch_s)
+  extra = math.floor((budget_s - probe_wall_s - restart_s) / epoch_s)
+  return min(cap, probe + max(0, extra))
+
+
+def _with_epochs(cfg, epochs: int):
+  cfg = cfg.copy_and_resolve_references()
+  cfg.epochs = epochs
+  return cfg
+
+
+def train(run: Run, workdir: str, budget_s: float):
+  """Trains `run` within `budget_s` seconds; returns the loop's results, the history and the timings."""
+  history = []
+
+  def on_epoch(entry, cfg):
+    history.append(entry)
+    if entry["epoch"] % PRINT_EVERY == 0 or entry["epoch"] == cfg.epochs:
+      print(f"{run.name}: epoch {entry['epoch']}  validation {entry['validation_selected_error']:.3%}  "
+            f"test {entry['test_selected_error']:.2%}  {entry['seconds']:.2f} s/epoch", flush=True)
+
+  start = time.monotonic()
+  cap = run.cfg.epochs
+  probe = min(PROBE_EPOCHS, cap)
+  results = loop.run(_with_epochs(run.cfg, probe), workdir, on_epoch)
+  probe_wall_s = time.monotonic() - start
+  epoch_s = history[-1]["seconds"]
+  epochs = planned_epochs(budget_s, probe_wall_s, epoch_s, probe, cap)
+  print(f"{run.name}: {probe} epochs took {probe_wall_s:.1f} s, {epoch_s:.2f} s per epoch; {epochs} epochs "
+        f"fit its {budget_s:.0f} s (cap {cap})", flush=True)
+  if epochs > probe:
+    results = loop.run(_with_epochs(run.cfg, epochs), workdir, on_epoch)
+  timing = {"budget_seconds": budget_s, "wall_seconds": time.monotonic() - start, "epoch_cap": cap,
+            "probe_epochs": probe, "probe_wall_seconds": probe_wall_s, "seconds_per_epoch": epoch_s}
+  return results, history, timing
+
+
+def _member_settings(cfg, m: int) -> dict:
+  """What sets member m apart: its rate, decay and (for width committees) its digit width."""
+  size = cfg.committee.size
+  settings = {"lr0": (tuple(cfg.committee.lr0) or (cfg.lr0,) * size)[m],
+              "lr_decay": (tuple(cfg.committee.lr_decay) or (cfg.lr_decay,) * size)[m]}
+  if cfg.committee.widths:
+    settings["width"] = cfg.committee.widths[m]
+  return settings
+
+
+def recipe_record(name: str, run: Run, results: dict, history: list, timing: dict, workdir: str,
+                  tiny: bool) -> dict:
+  """<recipe>.json: the recipe's models with Table 1's columns, and what produced them."""
+  recipe, members = recipes.RECIPES[name], run.members[name]
+  models = []
+  if len(members) == run.cfg.committee.size > 1:  # The committee is this recipe's own only if the run is.
+    models.append({"model": "committee", **results["selected"]})
+  for k, m in enumerate(members):
+    models.append({"model": f"member {k}", "run_member": m, **_member_settings(run.cfg, m),
+                   **results["per_member"][m]})
+  for k, m in enumerate(members):
+    if "ema_per_member" in results:
+      models.append({"model": f"ema member {k}", "run_member": m, **_member_settings(run.cfg, m),
+                     **results["ema_per_member"][m]})
+  return {
+      "recipe": name, "hypothesis": recipe.hypothesis, "prediction": recipe.prediction,
+      "predicted": recipe.predicted, "tiny": tiny,
+      "run": run.name, "run_recipes": list(run.members), "run_members": list(members),
+      "device": results["device"], "device_count": results["device_count"], "date": results["date"],
+      "epochs": results["epochs"], "train_seconds": results["wall_seconds"], **timing,
+      "selected": models[0], "models": models,
+      "config": json.loads(_with_epochs(run.cfg, results["epochs"]).to_json()),
+      "workdir": os.path.abspath(workdir), "history": history,
+  }
+
+
+def summary_table(records: list) -> str:
+  """summary.md: one row per model of every recipe, best validation error first."""
+  rows = [(r, m) for r in records for m in r["models"]]
+  rows.sort(key=lambda rm: rm[1]["validation_error"])
+  devices = sorted({r["device"] for r in records})
+  dates = sorted({r["date"] for r in records})
+  lines = [
+      f"# Recipe search: {', '.join(dates)} on {', '.join(devices)}",
+      "",
+      "Sorted by the validation error at each model's best validation epoch; the test errors are reported, "
+      "never used to select or rank. Predictions were written before any run, for 8-minute runs of the "
+      "full-size recipes.",
+      "",
+      "| recipe | model | validation error | test error at best validation | best test error | "
+      "best validation epoch | epochs | wall s | predicted |",
+      "|---|---|---|---|---|---|---|---|---|",
+  ]
+  for r, m in rows:
+    predicted = r["predicted"].get(m["model"])
+    lines.append(
+        f"| {r['recipe']}{' (tiny)' if r['tiny'] else ''} | {m['model']}{_setting(m)} | "
+        f"{m['validation_error']:.3%} | {m['test_error_at_best_validation']:.2%} | {m['best_test_error']:.2%} | "
+        f"{m['best_validation_epoch']} | {r['epochs']} | {r['wall_seconds']:.0f} | "
+        f"{'-' if predicted is None or r['tiny'] else f'{predicted:.2%}'} |")
+  return "\n".join(lines) + "\n"
+
+
+def _setting(model: dict) -> str:
+  if "lr0" not in model:
+    return ""
+  width = f", width {model['width']}" if "width" in model else ""
+  return f" (lr0 {model['lr0']:g}, decay {model['lr_decay']:g}{width})"
+
+
+def _write(path: str, text: str) -> None:
+  """Whole or not at all: a crash never leaves a half-written result."""
+  with open(path + ".tmp", "w") as f:
+    f.write(text)
+  os.replace(path + ".tmp", path)
+
+
+def _write_summary(out: str) -> str:
+  records = []
+  for path in sorted(glob.glob(os.path.join(out, "*.json"))):
+    with open(path) as f:
+      records.append(json.load(f))
+  table = summary_table(records)
+  _write(os.path.join(out, "summary.md"), table)
+  return table
+
+
+def _check_flags() -> list:
+  """The recipe names, after every check that needs no training; bad flags end in one line."""
+  names = RECIPES.value or []
+  unknown = [n for n in names if n not in recipes.RECIPES]
+  if not names or unknown:
+    what = f"unknown recipe {', '.join(map(repr, unknown))}" if unknown else "no recipe given"
+    raise ValueError(f"--recipes: {what}; choose from {', '.join(recipes.RECIPES)}")
+  if len(set(names)) != len(names):
+    raise ValueError(f"--recipes names a recipe twice: {','.join(names)}")
+  if not BUDGET_MINUTES.value > 0:
+    raise ValueError(f"--budget_minutes must be positive; got {BUDGET_MINUTES.value}")
+  if not OUT.value:
+    raise ValueError("--out is required, e.g. --out=results/search/<date>")
+  return names
+
+
+def search(names, tiny: bool, out: str, workdir_root: str, budget_s: float) -> str:
+  """Trains the recipes' runs one after the other; writes each recipe's record and the summary as it goes."""
+  runs = plan(names, tiny)
+  for run in runs:
+    for path in [os.path.join(out, f"{n}.json") for n in run.members] + [os.path.join(workdir_root, run.name)]:
+      if os.path.exists(path):
+        raise ValueError(f"{path} already holds a result; choose another --out or --workdir_root")
+  os.makedirs(out, exist_ok=True)
+  for run in runs:
+    workdir = os.path.join(workdir_root, run.name)
+    print(f"{run.name}: {run.cfg.committee.size} member(s), {budget_s / len(runs):.0f} s, {workdir}", flush=True)
+    try:
+      results, history, timing = train(run, workdir, budget_s / len(runs))
+    except (ValueError, FloatingPointError, OSError) as e:
+      raise RuntimeError(f"run {run.name}: {_one_line(e)} (finished runs are in {out})") from e
+    for name in run.members:
+      record = recipe_record(name, run, results, history, timing, workdir, tiny)
+      _write(os.path.join(out, f"{name}.json"), json.dumps(record, indent=1) + "\n")
+    table = _write_summary(out)
+  return table
+
+
+def _one_line(error: Exception) -> str:
+  return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+
+
+def main(argv):
+  if len(argv) > 1:
+    sys.exit(f"error: unexpected arguments: {' '.join(argv[1:])}")
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO.
+  try:
+    names = _check_flags()
+    out = OUT.value
+    workdir_root = WORKDIR_ROOT.value or os.path.join(out, "runs")
+    # Resuming a run compiles the same functions again: the persistent cache makes that a lookup.
+    jax.config.update("jax_compilation_cache_dir", os.path.join(workdir_root, "jax_cache"))
+    table = search(names, TINY.value, out, workdir_root, 60 * BUDGET_MINUTES.value)
+  except (ValueError, RuntimeError, OSError) as e:
+    sys.exit(f"error: {_one_line(e)}")
+  print(table, end="")
+  print(f"results in {out}")
+
+
+def _parse_flags(argv):
+  """absl's parsing, with a bad flag reported in one line instead of a usage text."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    sys.exit(f"error: {_one_line(e)}")
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=_parse_flags)
