@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 WORKDIR ?= runs/quick
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench fetch
+.PHONY: run test bench fetch fashion-mnist
 
 # Re-installs only when the package metadata changes, so a second call is fast.
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -19,7 +20,12 @@ fetch: $(VENV)/.installed
 run: fetch
 	$(PY) -m experiments.train --config=experiments/configs/paper.py:quick --workdir=$(WORKDIR)
 
-test: $(VENV)/.installed
+# Fashion-MNIST's tests read Debian's package (or $$DEEP_SIMPLE_FASHION_MNIST_MIRROR).
+fashion-mnist:
+	@test -n "$$DEEP_SIMPLE_FASHION_MNIST_MIRROR" || test -d /usr/share/datasets/fashion-mnist || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q dataset-fashion-mnist; } >/dev/null
+
+test: $(VENV)/.installed fashion-mnist
 	$(PY) -m pytest -q tests
 
 bench: $(VENV)/.installed
