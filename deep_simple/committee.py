@@ -50,8 +50,6 @@ def member_values(cfg, field: str, default: float, count: int) -> np.ndarray:
   values = tuple(cfg.committee[field])
   if not values:
     return np.full(count, default, np.float32)
-  if len(values) != cfg.committee.size:
-    raise ValueError(f"config.committee.{field} has {len(values)} values for {cfg.committee.size} members")
   # Padding members repeat the real ones' settings; their results are discarded.
   return np.resize(np.asarray(values, np.float32), count)
 

@@ -37,6 +37,10 @@ def validate(cfg) -> None:
       raise ValueError(f"config.{field} must be positive; got {cfg[field]!r}")
   if cfg.committee.size < 1:
     raise ValueError(f"config.committee.size must be at least 1; got {cfg.committee.size}")
+  for field in ("widths", "lr0", "lr_decay"):
+    values = tuple(cfg.committee[field])
+    if values and len(values) != cfg.committee.size:
+      raise ValueError(f"config.committee.{field} has {len(values)} values for {cfg.committee.size} members")
   if not (cfg.lr_decay <= 1 and 0 <= cfg.lr_min and 0 <= cfg.ema_decay < 1):
     raise ValueError("config needs lr_decay <= 1, lr_min >= 0 and 0 <= ema_decay < 1; got "
                      f"{cfg.lr_decay}, {cfg.lr_min}, {cfg.ema_decay}")
@@ -49,8 +53,6 @@ def load_data(cfg, lay: committee.Layout):
   splits = data.load_splits(cfg.dataset, cfg.protocol, data_dir=cfg.data_dir or None,
                             mirror=cfg.mirror or None)
   widths = tuple(cfg.committee.widths)
-  if widths and len(widths) != cfg.committee.size:
-    raise ValueError(f"config.committee.widths has {len(widths)} values for {cfg.committee.size} members")
   out = {}
   for name, (images, labels) in splits.items():
     limit = cfg.train_limit if name == "train" else cfg.eval_limit

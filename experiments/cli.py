@@ -84,17 +84,18 @@ def _parse_flags(argv):
   """absl's parsing, with a bad preset, value or override reported in one line instead of a traceback."""
   try:
     return flags.FLAGS(argv)
-  except flags.Error as e:
-    sys.exit(f"error: {_one_line(e)}")
-  except (AttributeError, KeyError) as e:
-    name = str(e).strip("\"'")
-    if name.isidentifier():  # ml_collections' way of saying that an override names no config field
-      sys.exit(f"error: unknown config field in the overrides: {name}")
+  except (flags.Error, AttributeError, KeyError) as e:
     sys.exit(f"error: {_one_line(e)}")
 
 
 def _one_line(error: Exception) -> str:
   """The line that says what went wrong: a nested traceback's last line, without its exception class."""
+  unknown = re.match(r"""^["'\\]*(\w+)\\?'""", str(error))
+  if isinstance(error, (AttributeError, KeyError)) and unknown:
+    # ml_collections' way of saying that an override names no config field: "'name'" + a suggestion.
+    suggestion = re.search(r'Did you mean "(\w+)"', str(error))
+    hint = f" (did you mean {suggestion.group(1)}?)" if suggestion else ""
+    return f"unknown config field in the overrides: {unknown.group(1)}{hint}"
   lines = [line.strip() for line in str(error).splitlines() if line.strip()]
   if len(lines) == 1:
     return lines[0]

@@ -1,0 +1,50 @@
+"""The training entry points as real processes: one-line errors for bad presets, values and fields."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(*args, module="experiments.train"):
+  return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True,
+                        timeout=600)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--config=experiments/configs/paper.py:net9"],
+     "error: unknown preset 'net9'; choose one of: net1, net2, net3, net4, net5, net4_b32, quick, tiny"),
+    (["--config=experiments/configs/paper.py:tiny", "--config.batch_size=many"],
+     "error: flag --config.batch_size=many: invalid literal for int() with base 10: 'many'"),
+    (["--config=experiments/configs/paper.py:tiny", "--config.bacth_size=8"],
+     "error: unknown config field in the overrides: bacth_size (did you mean batch_size?)"),
+    (["--config=experiments/configs/paper.py:tiny", "--config.loss=hinge"],
+     "error: config.loss must be one of cross_entropy, squared_error; got 'hinge'"),
+    (["--config=experiments/configs/paper.py:tiny", "--config.committee.widths=(10, 12)"],
+     "error: config.committee.widths has 2 values for 1 members"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, message):
+  result = _run(*args, f"--workdir={tmp_path / 'run'}")
+  assert result.returncode != 0
+  assert result.stderr.strip().splitlines() == [message]
+  assert not (tmp_path / "run").exists()
+
+
+def test_committee_entry_point_rejects_unknown_preset(tmp_path):
+  result = _run("--config=experiments/configs/committee.py:mlp99", f"--workdir={tmp_path}",
+                module="experiments.committee")
+  assert result.returncode != 0
+  assert result.stderr.strip().splitlines() == [
+      "error: unknown preset 'mlp99'; choose one of: mlp7, mlp7_b32, tiny4"]
+
+
+def test_tiny_run_prints_progress_and_table1_columns(tmp_path):
+  result = _run("--config=experiments/configs/paper.py:tiny", f"--workdir={tmp_path}")
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.splitlines()
+  assert lines[0].startswith("[") and "epoch 1/2" in lines[0] and "ETA" in lines[0]
+  assert lines[-1].startswith("tiny: test error at best validation ")
+  assert (tmp_path / "results.json").exists()

@@ -1,0 +1,63 @@
+"""Fault drill: a real training process killed with SIGKILL at random moments resumes bit-identically."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+
+from experiments.configs import paper
+from tests import run_utils
+
+EPOCHS = 6
+OVERRIDES = ["--config=experiments/configs/paper.py:tiny", f"--config.epochs={EPOCHS}",
+             "--config.train_limit=6000", "--config.model.hidden=(48,)"]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _start(workdir):
+  return subprocess.Popen([sys.executable, "-m", "experiments.train", *OVERRIDES, f"--workdir={workdir}"],
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def _config():
+  cfg = paper.get_config("tiny")
+  cfg.epochs, cfg.train_limit, cfg.model.hidden = EPOCHS, 6000, (48,)
+  return cfg
+
+
+def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
+  rng = random.Random(2010)
+  killed_after = []
+  for _ in range(3):
+    proc = _start(tmp_path / "killed")
+    # Wait for 1-2 more finished epochs, then kill somewhere inside the next epoch or its checkpoint save.
+    for _ in range(rng.randint(1, 2)):
+      line = proc.stdout.readline()
+      assert "epoch" in line, line
+    time.sleep(rng.uniform(0.0, 0.6))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_after.append(line.split("epoch ")[1].split()[0])
+  assert proc.returncode == -signal.SIGKILL
+  finish = _start(tmp_path / "killed")
+  out, _ = finish.communicate(timeout=600)
+  assert finish.returncode == 0, out
+  assert "resumed after epoch" in out
+
+  straight = _start(tmp_path / "straight")
+  out, _ = straight.communicate(timeout=600)
+  assert straight.returncode == 0, out
+
+  cfg = _config()
+  resumed, record_a = run_utils.restore_state(cfg, str(tmp_path / "killed"))
+  uninterrupted, record_b = run_utils.restore_state(cfg, str(tmp_path / "straight"))
+  assert record_a["epoch"] == record_b["epoch"] == EPOCHS
+  jax.tree.map(np.testing.assert_array_equal, resumed, uninterrupted)
+  assert [e["validation_error"] for e in record_a["history"]] == \
+         [e["validation_error"] for e in record_b["history"]]
+  print("killed after epochs", killed_after)
