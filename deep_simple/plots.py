@@ -3,6 +3,7 @@
 import math
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
@@ -22,6 +23,10 @@ def learning_curves(history: list, path: str, title: str) -> None:
   ax.plot(epochs, [100 * e["validation_selected_error"] for e in history], label=f"{label}, validation")
   ax.plot(epochs, [100 * e["test_selected_error"] for e in history], label=f"{label}, test")
   ax.set_yscale("log")
+  plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+  ax.yaxis.set_major_formatter(plain)
+  ax.yaxis.set_minor_formatter(plain)
+  ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
   ax.set_xlabel("epoch")
   ax.set_ylabel("error (%)")
   ax.set_title(title)
@@ -32,18 +37,24 @@ def learning_curves(history: list, path: str, title: str) -> None:
   plt.close(fig)
 
 
-def misclassified(images_NxHxW, rows: list, path: str, title: str, columns: int = 10) -> None:
-  """Each misclassified digit with its true label and the net's two best guesses, as in the paper."""
+def misclassified(images_NxHxW, rows: list, path: str, title: str, columns: int = 12) -> None:
+  """Each misclassified digit with its true label and the net's two best guesses, as in the paper.
+
+  The digits are tiled into one image (one `imshow`), which keeps the figure fast for hundreds of digits.
+  """
   count = max(len(rows), 1)
   grid_rows = math.ceil(count / columns)
-  fig, axes = plt.subplots(grid_rows, columns, figsize=(columns * 1.1, grid_rows * 1.35 + 0.5),
-                           squeeze=False)
-  for ax in axes.flat:
-    ax.axis("off")
-  for ax, (index, label, first, second) in zip(axes.flat, rows):
-    ax.imshow(np.asarray(images_NxHxW[index]), cmap="gray_r", vmin=0, vmax=255)
-    ax.set_title(f"{label}: {first} {second}", fontsize=8)
-  fig.suptitle(title, fontsize=9)
+  h, w = np.shape(images_NxHxW)[1:]
+  cell_h, cell_w = h + 12, w + 4  # room for the caption above each digit
+  mosaic = np.zeros((grid_rows * cell_h, columns * cell_w), np.uint8)
+  fig, ax = plt.subplots(figsize=(columns * 0.75, grid_rows * 0.9 + 0.4))
+  for k, (index, label, first, second) in enumerate(rows):
+    top, left = (k // columns) * cell_h, (k % columns) * cell_w
+    mosaic[top + 10:top + 10 + h, left + 2:left + 2 + w] = np.asarray(images_NxHxW[index])
+    ax.text(left + cell_w / 2, top + 8, f"{label}: {first} {second}", ha="center", fontsize=6)
+  ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=255, interpolation="nearest")
+  ax.axis("off")
+  ax.set_title(title, fontsize=8)
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  fig.savefig(path, dpi=110)
   plt.close(fig)
