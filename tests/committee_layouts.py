@@ -1,0 +1,89 @@
+"""Trains the same committee members under several device layouts; run in a fresh process by committee_test.
+
+    XLA_FLAGS=--xla_force_host_platform_device_count=4 python tests/committee_layouts.py OUT.npz
+
+The device count is fixed when JAX starts its CPU backend, so this cannot run inside a pytest process that
+may already have started it with one device. Member m has per-member learning rate LR0[m] whatever the
+committee size, so the 3-, 4- and 7-member committees share their first members, and each is trained:
+sharded over the 4 devices (7 members padded to 8 slots, 3 members on a mesh of 3), vmapped on one device
+(4 members), and all 7 one at a time with plain `train` calls. OUT.npz holds, per run, the members' final
+params (`<run>/params/<leaf>`, leaves in tree order), their softmax outputs on the test digits
+(`<run>/probs`), and the layout (`<run>/mesh_devices`, `<run>/padded`, `<run>/param_shards`); plus
+`test_labels`.
+"""
+
+import functools
+import sys
+
+import jax
+import numpy as np
+
+from deep_simple import committee
+from deep_simple import loop
+from deep_simple import train
+from experiments.configs import committee as committee_configs
+
+LR0 = (1e-3, 2e-3, 5e-4, 1.5e-3, 8e-4, 1.2e-3, 3e-3)  # Per example; member m always gets LR0[m].
+
+
+def config(members: int):
+  cfg = committee_configs.get_config("tiny4")
+  cfg.train_limit, cfg.eval_limit, cfg.epochs = 1_000, 500, 2
+  cfg.committee.size = members
+  cfg.committee.lr0 = LR0[:members]
+  return cfg
+
+
+def sharded(cfg, lay: committee.Layout, splits) -> dict:
+  """The training loop's committee calls: all members at once, laid on `lay`."""
+  images, labels = splits["train"]
+  steps = len(labels) // cfg.batch_size
+  state = committee.init_members(cfg, lay, steps)
+  epoch_fn = committee.epoch_fn(cfg, lay, per_member_images=False)
+  images, labels_N = committee.place(images, lay.replicated), committee.place(labels, lay.replicated)
+  for epoch in range(cfg.epochs):
+    state, _ = epoch_fn(state, images, labels_N, committee.member_ids(lay), epoch)
+  test_images = committee.place(splits["test"][0], lay.replicated)
+  probs = committee.predict_fn(cfg, lay, per_member_images=False)(state["params"], test_images)
+  leaves = jax.tree.leaves(committee.real_members(committee.to_host(state["params"]), lay))
+  return {"params": leaves, "probs": committee.real_members(committee.to_host(probs), lay),
+          "mesh_devices": lay.mesh.size, "padded": lay.padded,
+          "param_shards": len(jax.tree.leaves(state["params"])[0].addressable_shards)}
+
+
+def one_at_a_time(cfg, splits) -> dict:
+  """Each member alone: its own init key, per-epoch keys and learning rate, no committee code but keys."""
+  images, labels = splits["train"]
+  steps = len(labels) // cfg.batch_size
+  lr0 = committee.member_values(cfg, "lr0", cfg.lr0, cfg.committee.size)
+  epoch_fn = jax.jit(functools.partial(train.train_epoch, cfg=cfg))
+  predict = jax.jit(functools.partial(train.predict, cfg=cfg))
+  params, probs = [], []
+  for m in range(cfg.committee.size):
+    state = train.init_state(committee.member_key(cfg.seed, m, 0), cfg, steps, lr0=lr0[m])
+    for epoch in range(cfg.epochs):
+      state, _ = epoch_fn(state, images, labels, committee.member_key(cfg.seed, m, 1, epoch))
+    params.append(jax.tree.leaves(state["params"]))
+    probs.append(np.asarray(predict(state["params"], splits["test"][0])))
+  return {"params": [np.stack(leaf) for leaf in zip(*params)], "probs": np.stack(probs),
+          "mesh_devices": 1, "padded": cfg.committee.size, "param_shards": 1}
+
+
+def main(out_path: str) -> None:
+  devices = jax.devices()
+  if len(devices) != 4:
+    raise RuntimeError(f"committee_layouts.py needs 4 devices (XLA_FLAGS), found {len(devices)}")
+  splits = loop.load_data(config(7), committee.layout(7))
+  runs = {"single7": one_at_a_time(config(7), splits)}
+  for members in (3, 4, 7):
+    runs[f"devices4_members{members}"] = sharded(config(members), committee.layout(members), splits)
+  runs["devices1_members4"] = sharded(config(4), committee.layout(4, devices[:1]), splits)
+  arrays = {"test_labels": splits["test"][1]}
+  for name, run in runs.items():
+    arrays.update({f"{name}/params/{i}": leaf for i, leaf in enumerate(run.pop("params"))})
+    arrays.update({f"{name}/{key}": np.asarray(value) for key, value in run.items()})
+  np.savez(out_path, **arrays)
+
+
+if __name__ == "__main__":
+  main(sys.argv[1])
