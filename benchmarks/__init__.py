@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that time this codebase against a peer measured in the same run."""

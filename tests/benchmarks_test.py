@@ -1,0 +1,128 @@
+"""The benchmark scripts run end to end at their smallest size on real MNIST and print complete tables.
+
+Nothing here asserts a time: only that every case is measured, every comparison has its peer and ratio, and
+the printed table holds every row.
+"""
+
+import contextlib
+import io
+import math
+
+import pytest
+
+from benchmarks import committee_bench
+from benchmarks import common
+from benchmarks import distort_bench
+from benchmarks import run_all
+from benchmarks import train_bench
+
+QUICK = run_all.benchmark_args(["--quick"])
+
+
+@pytest.fixture(scope="module")
+def quick_runs():
+  """{benchmark: (rows, printed text)} from one real quick run of each benchmark's main()."""
+  runs = {}
+  for name, bench in run_all.BENCHMARKS.items():
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+      rows = bench(list(QUICK))
+    runs[name] = (rows, printed.getvalue())
+  return runs
+
+
+def _table_lines(text):
+  return [line for line in text.splitlines() if line.startswith("| ")]
+
+
+def _assert_complete(rows, columns):
+  for row in rows:
+    missing = [c for c in columns if row.get(c) is None]
+    assert not missing, f"{row['case']}: no {missing}"
+
+
+def _assert_printed(rows, text, columns):
+  lines = _table_lines(text)
+  assert [cell.strip() for cell in lines[0].strip("|").split("|")] == columns
+  assert len(lines) == 2 + len(rows)  # header, rule, one line per row
+  for row, line in zip(rows, lines[2:]):
+    assert row["case"] in line
+
+
+def test_quick_flag_is_forwarded_as_size():
+  assert QUICK == ["--size=quick"]
+  assert run_all.benchmark_args([]) == ["--size=cpu"]
+  assert run_all.benchmark_args(["--size=gpu", "--repeats=5"]) == ["--size=gpu", "--repeats=5"]
+  with pytest.raises(SystemExit):
+    run_all.benchmark_args(["--quick", "--size=cpu"])
+
+
+def test_train_bench_measures_every_case_against_pytorch(quick_runs):
+  rows, text = quick_runs["train"]
+  assert [r["case"] for r in rows] == ["online, distorted", "online, no distortion", "B=32, distorted",
+                                       "B=32, no distortion"]
+  _assert_printed(rows, text, train_bench.COLUMNS)
+  jax_columns = ["case", "net", "JAX digits", "JAX s", "JAX median s", "JAX s/60k", "peer"]
+  _assert_complete(rows, jax_columns)
+  for row in rows:
+    assert 0 < row["JAX s"] <= row["JAX median s"]
+    assert row["JAX s/60k"] == pytest.approx(row["JAX s"] * 60_000 / row["JAX digits"])
+  if common.optional_torch() is None:
+    # Without PyTorch every row says so instead of failing.
+    assert all(r["peer"].startswith("PyTorch not installed") and r["ratio"] is None for r in rows)
+  else:
+    _assert_complete(rows, train_bench.COLUMNS)
+    for row in rows:
+      assert row["ratio"] == pytest.approx(row["JAX s/60k"] / row["PyTorch s/60k"])
+
+
+def test_distort_bench_rows_are_complete(quick_runs):
+  rows, text = quick_runs["distort"]
+  _assert_printed(rows, text, distort_bench.COLUMNS)
+  if common.optional_torch() is None:
+    with_peer = [r for r in rows if not r["peer"].startswith("torchvision not installed")]
+    assert len(with_peer) == len(rows) - 1
+    _assert_complete(with_peer, distort_bench.COLUMNS)
+  else:
+    _assert_complete(rows, distort_bench.COLUMNS)
+
+
+def test_train_bench_row_without_pytorch_says_so():
+  mode = train_bench.Mode("online", 1, "net1", (8,), digits=16, torch_digits=16, torch_distorted_digits=16)
+  row = train_bench.measure(mode, distorted=False, torch_modules=None, repeats=1)
+  assert row["peer"].startswith("PyTorch not installed") and row["ratio"] is None
+  assert row["JAX digits"] == 16 and row["JAX s"] > 0 and row["net"] == "8-10"
+
+
+def test_committee_bench_compares_with_one_member_and_members_in_a_row(quick_runs):
+  rows, text = quick_runs["committee"]
+  _assert_printed(rows, text, committee_bench.COLUMNS)
+  sizes = committee_bench.SIZES["quick"].members
+  assert [(r["members"], r["peer"]) for r in rows] == [(1, "(the baseline)")] + [
+      (m, peer) for m in sizes[1:] for peer in ("1 member", f"{m} members in a row")]
+  baseline = rows[0]
+  _assert_complete([baseline], committee_bench.COLUMNS[:-2])
+  _assert_complete(rows[1:], committee_bench.COLUMNS)
+  for row in rows[1:]:
+    assert row["ratio"] == pytest.approx(row["committee s"] / row["peer s"])
+
+
+def test_run_all_combines_every_comparison_under_the_machine(quick_runs, monkeypatch, capsys):
+  # The benchmarks already ran above: run_all gets their real rows back instead of running them twice.
+  def replay(name):
+    def bench(argv):
+      assert argv == QUICK
+      return quick_runs[name][0]
+    return bench
+
+  for name in run_all.BENCHMARKS:
+    monkeypatch.setitem(run_all.BENCHMARKS, name, replay(name))
+  rows = run_all.main(["--quick"])
+  expected = [(name, r["case"], r["peer"]) for name, (bench_rows, _) in quick_runs.items()
+              for r in bench_rows if "ratio" in r]
+  assert [(r["benchmark"], r["case"], r["peer"]) for r in rows] == expected
+  assert all(r["ratio"] is None or (math.isfinite(r["ratio"]) and r["ratio"] > 0) for r in rows)
+  text = capsys.readouterr().out
+  _assert_printed(rows, text, run_all.COLUMNS)
+  for key in ("date", "cpu", "cores", "jax devices", "jax", "torch"):
+    assert f"\n- {key}: " in text
