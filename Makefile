@@ -28,5 +28,10 @@ fashion-mnist:
 test: $(VENV)/.installed fashion-mnist
 	$(PY) -m pytest -q tests
 
-bench: $(VENV)/.installed
+# The PyTorch peers of the benchmarks are a large install, so only `make bench` asks for them.
+$(VENV)/.bench: $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	touch $@
+
+bench: $(VENV)/.bench
 	$(PY) -m benchmarks.run_all

@@ -31,11 +31,11 @@ def _without_time(history):
 
 
 def test_small_net_learns_real_mnist_and_writes_every_output(tmp_path):
-  """128 hidden units, 10,000 distorted digits, 4 epochs: below 14% test error (measured 12.0% on CPU)."""
+  """128 hidden units, 10,000 distorted digits, 4 epochs: below 13% test error (10.5% measured on CPU)."""
   cfg = _tiny(train_limit=10_000, eval_limit=2_000, epochs=4, lr0=3e-3)
   cfg.model.hidden = (128,)
   results = loop.run(cfg, str(tmp_path))
-  assert results["selected"]["test_error_at_best_validation"] < 0.14
+  assert results["selected"]["test_error_at_best_validation"] < 0.13
   assert results["epochs"] == 4 and results["mode"] == "mini-batch" and results["members"] == 1
   with open(tmp_path / "results.json") as f:
     assert json.load(f) == json.loads(json.dumps(results))
