@@ -78,7 +78,7 @@ def _check_config(cfg, workdir: str) -> None:
     if changed:
       raise ValueError(f"workdir {workdir} holds a run with a different config (fields: {', '.join(changed)}); "
                        "use a new --workdir")
-  elif jax.process_index() == 0:
+  if jax.process_index() == 0:  # new, or with the epochs of this (possibly extended) run
     os.makedirs(workdir, exist_ok=True)
     # Written aside, then renamed: another process checking at the same moment never reads half a file.
     with open(path + ".tmp", "w") as f:

@@ -1,17 +1,16 @@
 """What the training entry points share: progress output, the final summary and one-line errors."""
 
 import os
-import re
 import sys
 import time
 
 from absl import app
 from absl import flags
-from absl import logging
 import jax
 from ml_collections import config_flags
 
 from deep_simple import loop
+from experiments import entry
 
 WORKDIR = flags.DEFINE_string("workdir", None, "Run folder; a folder that already holds a run resumes it.",
                               required=True)
@@ -69,37 +68,14 @@ def main(default_config: str) -> None:
   def _main(argv):
     if len(argv) > 1:
       raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if not flags.FLAGS["verbosity"].present:
-      logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO.
+    entry.quiet_logging()
     try:
       cfg = config.value
     except (ValueError, AttributeError) as e:  # a config file that failed to load
-      sys.exit(f"error: {_one_line(e)}")
+      sys.exit(f"error: {entry.one_line(e)}")
     train_main(cfg)
 
-  app.run(_main, flags_parser=_parse_flags)
-
-
-def _parse_flags(argv):
-  """absl's parsing, with a bad preset, value or override reported in one line instead of a traceback."""
-  try:
-    return flags.FLAGS(argv)
-  except (flags.Error, AttributeError, KeyError) as e:
-    sys.exit(f"error: {_one_line(e)}")
-
-
-def _one_line(error: Exception) -> str:
-  """The line that says what went wrong: a nested traceback's last line, without its exception class."""
-  unknown = re.match(r"""^["'\\]*(\w+)\\?'""", str(error))
-  if isinstance(error, (AttributeError, KeyError)) and unknown:
-    # ml_collections' way of saying that an override names no config field: "'name'" + a suggestion.
-    suggestion = re.search(r'Did you mean "(\w+)"', str(error))
-    hint = f" (did you mean {suggestion.group(1)}?)" if suggestion else ""
-    return f"unknown config field in the overrides: {unknown.group(1)}{hint}"
-  lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-  if len(lines) == 1:
-    return lines[0]
-  return re.sub(r"^\w+(Error|Exception): ", "", lines[-1])
+  app.run(_main, flags_parser=entry.parse_flags)
 
 
 def train_main(cfg) -> None:
@@ -109,14 +85,14 @@ def train_main(cfg) -> None:
     try:
       jax.distributed.initialize(*cluster_flags)
     except (ValueError, RuntimeError) as e:  # e.g. no coordinator given and no cluster detected
-      sys.exit(f"error: --distributed: {_one_line(e)}")
+      sys.exit(f"error: --distributed: {entry.one_line(e)}")
   elif any(value is not None for value in cluster_flags):
     # Without it every host would train the whole committee alone, all in the same workdir.
     sys.exit("error: --coordinator_address, --num_processes and --process_id need --distributed")
   try:
     results = loop.run(cfg, WORKDIR.value, on_epoch=Progress())
   except (ValueError, FloatingPointError, OSError) as e:
-    sys.exit(f"error: {_one_line(e)}")
+    sys.exit(f"error: {entry.one_line(e)}")
   if jax.process_index() == 0:
     sel = results["selected"]
     print(f"{cfg.name}: test error at best validation {100 * sel['test_error_at_best_validation']:.2f}% "

@@ -9,8 +9,8 @@ test digits, 2 minutes per run; about 15 minutes on 2 cores):
     python -m experiments.reproduce --hidden_scale=0.1 --init_scale=0.15 --batch_size=32 \
         --train_limit=20000 --eval_limit=2000 --budget_minutes=2 --out=results/cpu
 
-Each run first trains PROBE_EPOCHS epochs, then resumes its workdir for as many epochs as its steady epoch
-time leaves room for in --budget_minutes, up to the preset's epochs (or --epochs). Writes, after every run,
+Each run first trains 2 epochs (experiments/budget.py), then resumes its workdir for as many epochs as its
+steady epoch time leaves room for in --budget_minutes, up to the preset's epochs (or --epochs). Writes, after every run,
 <out>/table1.md and <out>/table1.json (the paper's numbers beside ours) and copies each run's figures to
 <out>/<run>_learning_curve.png and <out>/<run>_misclassified.png. Checkpoints and metrics stay in the
 workdirs under --workdir_root.
@@ -18,22 +18,21 @@ workdirs under --workdir_root.
 
 import dataclasses
 import json
-import math
 import os
 import shlex
 import shutil
 import sys
-import time
 
 from absl import app
 from absl import flags
-from absl import logging
 import jax
 import jax.numpy as jnp
 
 from deep_simple import data
 from deep_simple import loop
 from deep_simple import models
+from experiments import budget
+from experiments import entry
 from experiments.configs import committee as committee_configs
 from experiments.configs import paper as paper_configs
 
@@ -83,13 +82,6 @@ INIT_SCALE = flags.DEFINE_float("init_scale", None, "Weights drawn uniformly in 
                                 "Narrowed nets need a larger s: with fewer inputs per unit, 0.05 lets the "
                                 "signal fade through net 5's nine layers.")
 
-PROBE_EPOCHS = 2  # The first epoch includes compilation; the second gives the steady epoch time.
-
-
-def _one_line(error: Exception) -> str:
-  return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
-
-
 def configure(preset: str, is_committee: bool):
   """The preset's config with the command line's overrides; bad values fail here, before any training."""
   cfg = (committee_configs if is_committee else paper_configs).get_config(preset)
@@ -131,45 +123,15 @@ def _check_flags() -> list:
   return runs
 
 
-def fitting_epochs(budget_s: float, probe_wall_s: float, probe_seconds: list, cap: int) -> int:
-  """Epochs that fit `budget_s` after a probe whose epochs took `probe_seconds` and `probe_wall_s` in all.
-
-  Resuming costs again what the probe spent outside its epochs (loading, initialising, writing outputs);
-  the compilation inside its first epoch is not repeated, the resumed process finds it cached. Further
-  epochs take as long as the probe's last.
-  """
-  restart_s = probe_wall_s - sum(probe_seconds)
-  extra = math.floor((budget_s - probe_wall_s - restart_s) / probe_seconds[-1])
-  return min(cap, len(probe_seconds) + max(0, extra))
-
-
-def _with_epochs(cfg, epochs: int):
-  cfg = cfg.copy_and_resolve_references()
-  cfg.epochs = epochs
-  return cfg
-
-
 def train(name: str, cfg, workdir: str, budget_s: float):
   """(the loop's results, wall seconds of the whole run): the probe, then the epochs that fit the budget."""
-  seconds = []
 
   def on_epoch(entry, run_cfg):
-    seconds.append(entry["seconds"])
     print(f"{name}: epoch {entry['epoch']}/{run_cfg.epochs}  validation {entry['validation_selected_error']:.2%}"
           f"  test {entry['test_selected_error']:.2%}  {entry['seconds']:.1f} s", flush=True)
 
-  start = time.monotonic()
-  cap = cfg.epochs
-  probe = min(PROBE_EPOCHS, cap)
-  results = loop.run(_with_epochs(cfg, probe), workdir, on_epoch)
-  if budget_s:
-    epochs = fitting_epochs(budget_s, time.monotonic() - start, seconds, cap)
-    print(f"{name}: {epochs} of {cap} epochs fit {budget_s / 60:g} minutes", flush=True)
-  else:
-    epochs = cap
-  if epochs > probe:
-    results = loop.run(_with_epochs(cfg, epochs), workdir, on_epoch)
-  return results, time.monotonic() - start
+  results, timing = budget.train_within(cfg, workdir, budget_s, on_epoch)
+  return results, timing["wall_seconds"]
 
 
 def weight_count(cfg) -> int:
@@ -224,8 +186,9 @@ def _number(value, unit="") -> str:
 
 def table(record: dict) -> str:
   """table1.md: one row per run, the paper's columns beside ours."""
-  budget = (f"as many as the first {PROBE_EPOCHS} epochs' times said would fit {record['budget_minutes']:g} "
-            "minutes per run" if record["budget_minutes"] else "every epoch of the run's config")
+  epochs_note = (f"as many as the first {budget.PROBE_EPOCHS} epochs' times said would fit "
+                 f"{record['budget_minutes']:g} minutes per run" if record["budget_minutes"]
+                 else "every epoch of the run's config")
   lines = [
       "# Table 1 of Ciresan et al. 2010, reproduced",
       "",
@@ -235,7 +198,7 @@ def table(record: dict) -> str:
       "",
       "Errors are the test error at the epoch of best validation error (validation: the undistorted "
       "training digits) and the best test error over all epochs. The paper's nets trained online "
-      f"(batch size 1) for up to 800 epochs; ours for the epochs listed: {budget}. Hours: the paper's "
+      f"(batch size 1) for up to 800 epochs; ours for the epochs listed: {epochs_note}. Hours: the paper's "
       "training time; ours, the sum of the epochs' times (training and evaluation). Each run's whole wall "
       "time, loading and compiling included, is `run_seconds` in table1.json.",
       "",
@@ -262,13 +225,6 @@ def table(record: dict) -> str:
   return "\n".join(lines) + "\n"
 
 
-def _write(path: str, text: str) -> None:
-  """Whole or not at all: a crash never leaves a half-written table."""
-  with open(path + ".tmp", "w") as f:
-    f.write(text)
-  os.replace(path + ".tmp", path)
-
-
 def reproduce(runs: list, out: str, workdir_root: str, budget_s: float, command: str) -> str:
   """Trains the runs one after the other; rewrites the table after each so finished rows are kept."""
   configs = [(name, configure(name, is_committee), is_committee) for name, is_committee in runs]
@@ -282,21 +238,20 @@ def reproduce(runs: list, out: str, workdir_root: str, budget_s: float, command:
     try:
       results, run_seconds = train(name, cfg, workdir, budget_s)
     except (ValueError, FloatingPointError, OSError) as e:
-      raise RuntimeError(f"run {name}: {_one_line(e)} (finished runs are in {out})") from e
+      raise RuntimeError(f"run {name}: {entry.one_line(e)} (finished runs are in {out})") from e
     paper_row = (PAPER_COMMITTEES if is_committee else PAPER)[name]
     record["rows"].append(row(name, cfg, paper_row, results, run_seconds, out, workdir))
     record["dates"] = sorted({r["date"] for r in record["rows"]})
     text = table(record)
-    _write(os.path.join(out, "table1.json"), json.dumps(record, indent=1) + "\n")
-    _write(os.path.join(out, "table1.md"), text)
+    entry.write_atomic(os.path.join(out, "table1.json"), json.dumps(record, indent=1) + "\n")
+    entry.write_atomic(os.path.join(out, "table1.md"), text)
   return text
 
 
 def main(argv):
   if len(argv) > 1:
     sys.exit(f"error: unexpected arguments: {' '.join(argv[1:])}")
-  if not flags.FLAGS["verbosity"].present:
-    logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO.
+  entry.quiet_logging()
   command = shlex.join(["python", "-m", "experiments.reproduce", *sys.argv[1:]])
   try:
     runs = _check_flags()
@@ -306,18 +261,10 @@ def main(argv):
     jax.config.update("jax_compilation_cache_dir", os.path.join(workdir_root, "jax_cache"))
     text = reproduce(runs, out, workdir_root, 60 * BUDGET_MINUTES.value, command)
   except (ValueError, RuntimeError, OSError) as e:
-    sys.exit(f"error: {_one_line(e)}")
+    sys.exit(f"error: {entry.one_line(e)}")
   print(text, end="")
   print(f"table and figures in {out}")
 
 
-def _parse_flags(argv):
-  """absl's parsing, with a bad flag reported in one line instead of a usage text."""
-  try:
-    return flags.FLAGS(argv)
-  except flags.Error as e:
-    sys.exit(f"error: {_one_line(e)}")
-
-
 if __name__ == "__main__":
-  app.run(main, flags_parser=_parse_flags)
+  app.run(main, flags_parser=entry.parse_flags)

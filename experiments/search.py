@@ -17,18 +17,16 @@ member, committee and EMA model, and the run's history) and <out>/summary.md, a 
 import dataclasses
 import glob
 import json
-import math
 import os
 import sys
-import time
 
 from absl import app
 from absl import flags
-from absl import logging
 import jax
 import ml_collections
 
-from deep_simple import loop
+from experiments import budget
+from experiments import entry
 from experiments.configs import search as recipes
 
 RECIPES = flags.DEFINE_list("recipes", None, f"Comma-separated recipes: {', '.join(recipes.RECIPES)}.")
@@ -78,22 +76,6 @@ def _merge(group) -> Run:
   return Run(cfg.name, cfg, {name: (m,) for m, (name, _) in enumerate(group)})
 
 
-def planned_epochs(budget_s: float, probe_wall_s: float, epoch_s: float, probe: int, cap: int) -> int:
-  """Epochs that fit `budget_s` after a probe of `probe` epochs that took `probe_wall_s` in all.
-
-  Resuming costs again what the probe spent outside its steady epochs (loading, compiling, saving).
-  """
-  restart_s = max(0.0, probe_wall_s - probe * epoch_s)
-  extra = math.floor((budget_s - probe_wall_s - restart_s) / epoch_s)
-  return min(cap, probe + max(0, extra))
-
-
-def _with_epochs(cfg, epochs: int):
-  cfg = cfg.copy_and_resolve_references()
-  cfg.epochs = epochs
-  return cfg
-
-
 def train(run: Run, workdir: str, budget_s: float):
   """Trains `run` within `budget_s` seconds; returns the loop's results, the history and the timings."""
   history = []
@@ -104,19 +86,7 @@ def train(run: Run, workdir: str, budget_s: float):
       print(f"{run.name}: epoch {entry['epoch']}  validation {entry['validation_selected_error']:.3%}  "
             f"test {entry['test_selected_error']:.2%}  {entry['seconds']:.2f} s/epoch", flush=True)
 
-  start = time.monotonic()
-  cap = run.cfg.epochs
-  probe = min(PROBE_EPOCHS, cap)
-  results = loop.run(_with_epochs(run.cfg, probe), workdir, on_epoch)
-  probe_wall_s = time.monotonic() - start
-  epoch_s = history[-1]["seconds"]
-  epochs = planned_epochs(budget_s, probe_wall_s, epoch_s, probe, cap)
-  print(f"{run.name}: {probe} epochs took {probe_wall_s:.1f} s, {epoch_s:.2f} s per epoch; {epochs} epochs "
-        f"fit its {budget_s:.0f} s (cap {cap})", flush=True)
-  if epochs > probe:
-    results = loop.run(_with_epochs(run.cfg, epochs), workdir, on_epoch)
-  timing = {"budget_seconds": budget_s, "wall_seconds": time.monotonic() - start, "epoch_cap": cap,
-            "probe_epochs": probe, "probe_wall_seconds": probe_wall_s, "seconds_per_epoch": epoch_s}
+  results, timing = budget.train_within(run.cfg, workdir, budget_s, on_epoch)
   return results, history, timing
 
 
@@ -151,7 +121,7 @@ def recipe_record(name: str, run: Run, results: dict, history: list, timing: dic
       "device": results["device"], "device_count": results["device_count"], "date": results["date"],
       "epochs": results["epochs"], "train_seconds": results["wall_seconds"], **timing,
       "selected": models[0], "models": models,
-      "config": json.loads(_with_epochs(run.cfg, results["epochs"]).to_json()),
+      "config": json.loads(budget.with_epochs(run.cfg, results["epochs"]).to_json()),
       "workdir": os.path.abspath(workdir), "history": history,
   }
 
@@ -190,20 +160,13 @@ def _setting(model: dict) -> str:
   return f" (lr0 {model['lr0']:g}, decay {model['lr_decay']:g}{width})"
 
 
-def _write(path: str, text: str) -> None:
-  """Whole or not at all: a crash never leaves a half-written result."""
-  with open(path + ".tmp", "w") as f:
-    f.write(text)
-  os.replace(path + ".tmp", path)
-
-
 def _write_summary(out: str) -> str:
   records = []
   for path in sorted(glob.glob(os.path.join(out, "*.json"))):
     with open(path) as f:
       records.append(json.load(f))
   table = summary_table(records)
-  _write(os.path.join(out, "summary.md"), table)
+  entry.write_atomic(os.path.join(out, "summary.md"), table)
   return table
 
 
@@ -237,23 +200,18 @@ def search(names, tiny: bool, out: str, workdir_root: str, budget_s: float) -> s
     try:
       results, history, timing = train(run, workdir, budget_s / len(runs))
     except (ValueError, FloatingPointError, OSError) as e:
-      raise RuntimeError(f"run {run.name}: {_one_line(e)} (finished runs are in {out})") from e
+      raise RuntimeError(f"run {run.name}: {entry.one_line(e)} (finished runs are in {out})") from e
     for name in run.members:
       record = recipe_record(name, run, results, history, timing, workdir, tiny)
-      _write(os.path.join(out, f"{name}.json"), json.dumps(record, indent=1) + "\n")
+      entry.write_atomic(os.path.join(out, f"{name}.json"), json.dumps(record, indent=1) + "\n")
     table = _write_summary(out)
   return table
-
-
-def _one_line(error: Exception) -> str:
-  return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
 
 
 def main(argv):
   if len(argv) > 1:
     sys.exit(f"error: unexpected arguments: {' '.join(argv[1:])}")
-  if not flags.FLAGS["verbosity"].present:
-    logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO.
+  entry.quiet_logging()
   try:
     names = _check_flags()
     out = OUT.value
@@ -262,18 +220,10 @@ def main(argv):
     jax.config.update("jax_compilation_cache_dir", os.path.join(workdir_root, "jax_cache"))
     table = search(names, TINY.value, out, workdir_root, 60 * BUDGET_MINUTES.value)
   except (ValueError, RuntimeError, OSError) as e:
-    sys.exit(f"error: {_one_line(e)}")
+    sys.exit(f"error: {entry.one_line(e)}")
   print(table, end="")
   print(f"results in {out}")
 
 
-def _parse_flags(argv):
-  """absl's parsing, with a bad flag reported in one line instead of a usage text."""
-  try:
-    return flags.FLAGS(argv)
-  except flags.Error as e:
-    sys.exit(f"error: {_one_line(e)}")
-
-
 if __name__ == "__main__":
-  app.run(main, flags_parser=_parse_flags)
+  app.run(main, flags_parser=entry.parse_flags)

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from experiments import budget
 from experiments import search
 from experiments.configs import search as recipes
 
@@ -113,7 +114,7 @@ def test_the_budget_sets_the_epochs(extended, budgeted):
     assert record["epochs"] == record["epoch_cap"] == 3 > record["probe_epochs"]
   for recipe in ("b32", "decay99"):
     record = _record(budgeted, recipe)
-    assert record["epochs"] == record["probe_epochs"] == search.PROBE_EPOCHS < record["epoch_cap"]
+    assert record["epochs"] == record["probe_epochs"] == budget.PROBE_EPOCHS < record["epoch_cap"]
 
 
 def test_single_nets_differing_in_rates_share_one_run(budgeted):
@@ -132,14 +133,6 @@ def test_plan_groups_only_single_nets_that_differ_in_rates():
       ("lr_sweep", {"lr_sweep": (0, 1, 2, 3)}), ("ema_999", {"ema_999": (0,)}), ("b16", {"b16": (0,)}),
       ("ema_9999", {"ema_9999": (0,)})]
   assert tuple(runs[0].cfg.committee.lr_decay) == (0.97, 0.985, 0.99)
-
-
-@pytest.mark.parametrize("budget, probe_wall, expected", [
-    (100.0, 12.0, 80),  # 12 s probe = 2 s of steady epochs + 10 s overhead, paid again on resume
-    (100.0, 60.0, 2),  # no room after the probe and the restart
-    (1000.0, 12.0, 500)])  # the recipe's cap
-def test_planned_epochs(budget, probe_wall, expected):
-  assert search.planned_epochs(budget, probe_wall, epoch_s=1.0, probe=2, cap=500) == expected
 
 
 def _summary_rows(out):

@@ -1,0 +1,29 @@
+"""Training within a budget: the epochs that fit after the probe, and a real budgeted run."""
+
+import json
+
+import pytest
+
+from experiments import budget
+from experiments.configs import paper
+
+
+@pytest.mark.parametrize("budget_s, probe_wall, expected", [
+    (100.0, 12.0, 80),  # 12 s probe = 2 s of epochs + 10 s outside them, paid again on resume
+    (100.0, 60.0, 2),  # no room after the probe and the restart
+    (1000.0, 12.0, 500)])  # the config's cap
+def test_fitting_epochs(budget_s, probe_wall, expected):
+  assert budget.fitting_epochs(budget_s, probe_wall, [1.0, 1.0], cap=500) == expected
+
+
+def test_train_within_probes_then_resumes_to_the_cap(tmp_path):
+  cfg = paper.get_config("tiny")
+  cfg.epochs = 3
+  seen = []
+  results, timing = budget.train_within(cfg, str(tmp_path), budget_s=3600,
+                                        on_epoch=lambda entry, _: seen.append(entry["epoch"]))
+  assert seen == [1, 2, 3] and results["epochs"] == 3
+  assert timing["probe_epochs"] == 2 and timing["epoch_cap"] == 3
+  assert timing["wall_seconds"] >= timing["probe_wall_seconds"] > 0
+  with open(tmp_path / "config.json") as f:
+    assert json.load(f)["epochs"] == 3  # the workdir now holds the extended run
