@@ -1,19 +1,21 @@
-"""Figures: learning curves and the paper's misclassified-digit panel (matplotlib, no display needed)."""
+"""Figures: learning curves and the paper's misclassified-digit panel.
+
+Figures are built with matplotlib's `Figure` directly, not pyplot: no display or backend is needed, and
+importing this module leaves a notebook's inline backend alone.
+"""
 
 import math
 
-import matplotlib
 import matplotlib.ticker
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+from matplotlib.figure import Figure
 import numpy as np
 
 
 def learning_curves(history: list, path: str, title: str) -> None:
   """Validation and test error (%) per epoch on a log scale; committees also show their members."""
   epochs = [e["epoch"] for e in history]
-  fig, ax = plt.subplots(figsize=(7, 4.5))
+  fig = Figure(figsize=(7, 4.5))
+  ax = fig.subplots()
   members = len(history[0]["test_error"])
   if members > 1:
     for m in range(members):
@@ -34,7 +36,6 @@ def learning_curves(history: list, path: str, title: str) -> None:
   ax.legend()
   fig.tight_layout()
   fig.savefig(path, dpi=120)
-  plt.close(fig)
 
 
 def misclassified(images_NxHxW, rows: list, path: str, title: str, columns: int = 12) -> None:
@@ -47,7 +48,8 @@ def misclassified(images_NxHxW, rows: list, path: str, title: str, columns: int 
   h, w = np.shape(images_NxHxW)[1:]
   cell_h, cell_w = h + 12, w + 4  # room for the caption above each digit
   mosaic = np.zeros((grid_rows * cell_h, columns * cell_w), np.uint8)
-  fig, ax = plt.subplots(figsize=(columns * 0.75, grid_rows * 0.9 + 0.4))
+  fig = Figure(figsize=(columns * 0.75, grid_rows * 0.9 + 0.4))
+  ax = fig.subplots()
   for k, (index, label, first, second) in enumerate(rows):
     top, left = (k // columns) * cell_h, (k % columns) * cell_w
     mosaic[top + 10:top + 10 + h, left + 2:left + 2 + w] = np.asarray(images_NxHxW[index])
@@ -57,4 +59,3 @@ def misclassified(images_NxHxW, rows: list, path: str, title: str, columns: int 
   ax.set_title(title, fontsize=8)
   fig.tight_layout()
   fig.savefig(path, dpi=110)
-  plt.close(fig)
