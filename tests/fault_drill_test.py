@@ -13,9 +13,9 @@ import numpy as np
 from experiments.configs import paper
 from tests import run_utils
 
-EPOCHS = 6
+EPOCHS = 12
 OVERRIDES = ["--config=experiments/configs/paper.py:tiny", f"--config.epochs={EPOCHS}",
-             "--config.train_limit=6000", "--config.model.hidden=(48,)"]
+             "--config.train_limit=12000", "--config.model.hidden=(64,)"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -26,7 +26,7 @@ def _start(workdir):
 
 def _config():
   cfg = paper.get_config("tiny")
-  cfg.epochs, cfg.train_limit, cfg.model.hidden = EPOCHS, 6000, (48,)
+  cfg.epochs, cfg.train_limit, cfg.model.hidden = EPOCHS, 12000, (64,)
   return cfg
 
 
@@ -39,7 +39,8 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
     for _ in range(rng.randint(1, 2)):
       line = proc.stdout.readline()
       assert "epoch" in line, line
-    time.sleep(rng.uniform(0.0, 0.6))
+    time.sleep(rng.uniform(0.0, 0.3))
+    assert proc.poll() is None, "the run ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     killed_after.append(line.split("epoch ")[1].split()[0])
