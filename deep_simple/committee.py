@@ -96,10 +96,9 @@ def real_members(tree, lay: Layout):
   return jax.tree.map(lambda x: x[:lay.members], tree)
 
 
-def pad_members(host_state, fresh_state, lay: Layout):
-  """Restored real members (numpy) + fresh padding slots -> laid-out state."""
-  fresh = to_host(fresh_state)
-  full = jax.tree.map(lambda r, f: np.concatenate([r, f[lay.members:]]), host_state, fresh)
+def pad_members(host_state, fresh_host, lay: Layout):
+  """Restored real members + the padding slots of a fresh state (both numpy) -> laid-out state."""
+  full = jax.tree.map(lambda r, f: np.concatenate([r, f[lay.members:]]), host_state, fresh_host)
   return place(full, lay.by_member)
 
 

@@ -136,14 +136,15 @@ def run(cfg, workdir: str, on_epoch=None) -> dict:
   fresh = committee.init_members(cfg, lay, steps_per_epoch)
 
   ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), keep=cfg.keep_checkpoints)
-  restored = ckpts.restore_latest(committee.real_members(committee.to_host(fresh), lay))
+  fresh_host = committee.to_host(fresh)
+  restored = ckpts.restore_latest(committee.real_members(fresh_host, lay))
   if restored is None:
     state, record = fresh, {"epoch": 0, "history": [], "best": None}
   else:
     host_state, record = restored
-    state = committee.pad_members(host_state, fresh, lay)
+    state = committee.pad_members(host_state, fresh_host, lay)
     logging.info("resumed %s at epoch %d", workdir, record["epoch"])
-  del fresh
+  del fresh, fresh_host
   writer = report.MetricsWriter(workdir, record["history"]) if jax.process_index() == 0 else None
   labels_replicated = committee.place(train_labels, lay.replicated)
   members = committee.member_ids(lay)

@@ -6,11 +6,19 @@ repeated when JAX's persistent compilation cache is on (`jax_compilation_cache_d
 """
 
 import math
+import os
 import time
+
+import jax
 
 from deep_simple import loop
 
 PROBE_EPOCHS = 2
+
+
+def cache_compilations(folder: str) -> None:
+  """Resuming a run compiles the same functions again: JAX's persistent cache in `folder` makes that a lookup."""
+  jax.config.update("jax_compilation_cache_dir", os.path.join(folder, "jax_cache"))
 
 
 def fitting_epochs(budget_s: float, probe_wall_s: float, probe_seconds: list, cap: int) -> int:

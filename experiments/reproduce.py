@@ -257,8 +257,7 @@ def main(argv):
     runs = _check_flags()
     out = OUT.value
     workdir_root = WORKDIR_ROOT.value or os.path.join("runs", "reproduce", os.path.basename(os.path.normpath(out)))
-    # Resuming a run compiles the same functions again: the persistent cache makes that a lookup.
-    jax.config.update("jax_compilation_cache_dir", os.path.join(workdir_root, "jax_cache"))
+    budget.cache_compilations(workdir_root)
     text = reproduce(runs, out, workdir_root, 60 * BUDGET_MINUTES.value, command)
   except (ValueError, RuntimeError, OSError) as e:
     sys.exit(f"error: {entry.one_line(e)}")

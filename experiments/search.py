@@ -22,7 +22,6 @@ import sys
 
 from absl import app
 from absl import flags
-import jax
 import ml_collections
 
 from experiments import budget
@@ -216,8 +215,7 @@ def main(argv):
     names = _check_flags()
     out = OUT.value
     workdir_root = WORKDIR_ROOT.value or os.path.join(out, "runs")
-    # Resuming a run compiles the same functions again: the persistent cache makes that a lookup.
-    jax.config.update("jax_compilation_cache_dir", os.path.join(workdir_root, "jax_cache"))
+    budget.cache_compilations(workdir_root)
     table = search(names, TINY.value, out, workdir_root, 60 * BUDGET_MINUTES.value)
   except (ValueError, RuntimeError, OSError) as e:
     sys.exit(f"error: {entry.one_line(e)}")
