@@ -39,7 +39,7 @@ COLUMNS = ["case", "net", "digits", "devices", "committee s", "committee median 
 
 
 def config(size: Size, members: int):
-  cfg = common.config(size.preset, size.hidden, size.batch_size)
+  cfg = common.net_config(size.preset, size.hidden, size.batch_size)
   cfg.committee.size = members
   return cfg
 

@@ -16,7 +16,9 @@ import time
 import jax
 import numpy as np
 
+from deep_simple import config
 from deep_simple import data
+from deep_simple import models
 from experiments.configs import paper
 
 SIZES = ("quick", "cpu", "gpu")
@@ -65,7 +67,7 @@ def train_digits(n: int):
   return data.pad_to_29(images[:n]), np.asarray(labels[:n], np.int32)
 
 
-def config(preset: str, hidden: tuple, batch_size: int):
+def net_config(preset: str, hidden: tuple, batch_size: int):
   """An experiments/configs/paper.py preset at `batch_size`; non-empty `hidden` replaces its layers."""
   cfg = paper.get_config(preset)
   if hidden:
@@ -75,8 +77,8 @@ def config(preset: str, hidden: tuple, batch_size: int):
 
 
 def net_name(cfg) -> str:
-  """Layer widths as in Table 1 of the paper: hidden layers, then outputs."""
-  return "-".join(str(n) for n in (*cfg.model.hidden, cfg.model.num_classes))
+  """The architecture as the results tables write it, e.g. Table 1's "1000-500-10"."""
+  return models.describe(cfg.model, config.num_classes(cfg))
 
 
 def per_epoch(seconds: float, digits: int) -> float:

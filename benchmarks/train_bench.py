@@ -1,4 +1,4 @@
-"""Epoch time of one net, distortion included: the jitted `train.train_epoch` against PyTorch eager.
+"""Epoch time of one net, distortion included: the jitted `train.make_train_epoch` against PyTorch eager.
 
     python -m benchmarks.train_bench [--size=quick|cpu|gpu] [--repeats=N]
 
@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from benchmarks import common
+from deep_simple import config
 from deep_simple import train
 
 
@@ -50,8 +51,8 @@ def jax_epoch(cfg, digits: int):
   """A function that trains one warm epoch of `digits` digits per call, and the digits it trains on."""
   images, labels = (jnp.asarray(a) for a in common.train_digits(digits))
   steps = digits // cfg.batch_size
-  state = train.init_state(jax.random.key(cfg.seed), cfg, steps_per_epoch=steps)
-  epoch_fn = jax.jit(functools.partial(train.train_epoch, cfg=cfg), donate_argnums=0)
+  state = train.create_state(jax.random.key(cfg.seed), cfg, steps_per_epoch=steps)
+  epoch_fn = jax.jit(train.make_train_epoch(cfg), donate_argnums=0)
   epochs = itertools.count()
 
   def run():
@@ -74,7 +75,7 @@ def torch_mlp(torch, cfg, inputs: int):
   for hidden in cfg.model.hidden:
     layers += [torch.nn.Linear(width, hidden), ScaledTanh()]
     width = hidden
-  net = torch.nn.Sequential(*layers, torch.nn.Linear(width, cfg.model.num_classes))
+  net = torch.nn.Sequential(*layers, torch.nn.Linear(width, config.num_classes(cfg)))
   for p in net.parameters():
     torch.nn.init.uniform_(p, -cfg.model.init_scale, cfg.model.init_scale)
   return net
@@ -102,7 +103,8 @@ def torch_epoch(torch_modules, cfg, digits: int):
   unit_Nx1xHxW = torch.tensor(images).float().div_(255).unsqueeze(1)
   labels_N = torch.tensor(labels).long().to(device)
   net = torch_mlp(torch, cfg, images.shape[1] * images.shape[2]).to(device)
-  sgd = torch.optim.SGD(net.parameters(), lr=train.scaled_lr(cfg, cfg.lr0))
+  # The same step as ours: the per-example rate times the summed gradient (mean loss times the batch size).
+  sgd = torch.optim.SGD(net.parameters(), lr=cfg.lr0 * (cfg.batch_size if cfg.lr_scaling == "linear" else 1))
   distort = torchvision_distortion(v2, cfg.distort) if cfg.augment else None
   b = cfg.batch_size
   steps = digits // b
@@ -127,7 +129,7 @@ def torch_epoch(torch_modules, cfg, digits: int):
 
 
 def measure(mode: Mode, distorted: bool, torch_modules, repeats: int) -> dict:
-  cfg = common.config(mode.preset, mode.hidden, mode.batch_size)
+  cfg = common.net_config(mode.preset, mode.hidden, mode.batch_size)
   cfg.augment = distorted
   runs, warmups, digits = {}, {}, {}
   runs["JAX"], digits["JAX"] = jax_epoch(cfg, mode.digits)

@@ -2,7 +2,8 @@
 
 Saves are synchronous and atomic (Orbax writes to a temporary folder, then renames), so a run killed at any
 moment leaves only complete checkpoints. The newest `keep` checkpoints are kept, plus the best by
-validation error. A newest checkpoint that cannot be read is skipped with a warning in favour of the next.
+validation error (of tied epochs the earliest, the one the run's record reports). A newest checkpoint that
+cannot be read is skipped with a warning in favour of the next.
 """
 
 import errno
@@ -18,6 +19,11 @@ def _validation_error(metrics: dict) -> float:
   return metrics["val_error"]
 
 
+def _rank(metrics: dict) -> tuple:
+  """Best is lowest validation error, and on ties the earliest epoch: the epoch the run's record reports."""
+  return metrics["val_error"], metrics["epoch"]
+
+
 class Checkpoints:
 
   def __init__(self, directory: str, keep: int):
@@ -30,7 +36,7 @@ class Checkpoints:
         best_mode="min",
         preservation_policy=_policy.AnyPreservationPolicy([
             _policy.LatestN(n=keep),
-            _policy.BestN(get_metric_fn=_validation_error, reverse=True, n=1,
+            _policy.BestN(get_metric_fn=_rank, reverse=True, n=1,
                           keep_checkpoints_without_metrics=False),
         ]),
     )
@@ -42,7 +48,7 @@ class Checkpoints:
       self._manager.save(
           epoch,
           args=ocp.args.Composite(state=ocp.args.StandardSave(state), record=ocp.args.JsonSave(record)),
-          metrics={"val_error": float(val_error)},
+          metrics={"val_error": float(val_error), "epoch": epoch},
       )
       self._manager.wait_until_finished()
     except OSError as e:

@@ -7,7 +7,6 @@ the axis is padded with extra members that are trained but never reported, check
 """
 
 import dataclasses
-import functools
 import math
 
 import jax
@@ -16,6 +15,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from deep_simple import config
 from deep_simple import train
 
 
@@ -73,7 +73,7 @@ def init_members(cfg, lay: Layout, steps_per_epoch: int):
   decay = member_values(cfg, "lr_decay", cfg.lr_decay, lay.padded)
 
   def init(member, lr0, decay):
-    return train.init_state(member_key(cfg.seed, member, 0), cfg, steps_per_epoch, lr0=lr0, lr_decay=decay)
+    return train.create_state(member_key(cfg.seed, member, 0), cfg, steps_per_epoch, lr0=lr0, lr_decay=decay)
 
   return jax.jit(jax.vmap(init), out_shardings=lay.by_member)(member_ids(lay), lr0, decay)
 
@@ -96,10 +96,10 @@ def real_members(tree, lay: Layout):
   return jax.tree.map(lambda x: x[:lay.members], tree)
 
 
-def pad_members(host_state, fresh_host, lay: Layout):
-  """Restored real members + the padding slots of a fresh state (both numpy) -> laid-out state."""
-  full = jax.tree.map(lambda r, f: np.concatenate([r, f[lay.members:]]), host_state, fresh_host)
-  return place(full, lay.by_member)
+def pad_members(restored, fresh_host, lay: Layout):
+  """Restored arrays of the real members + the padding slots of a fresh host state -> laid-out state."""
+  full = jax.tree.map(lambda r, f: np.concatenate([r, f[lay.members:]]), restored, train.arrays(fresh_host))
+  return place(train.with_arrays(fresh_host, full), lay.by_member)
 
 
 def epoch_fn(cfg, lay: Layout, per_member_images: bool):
@@ -107,9 +107,11 @@ def epoch_fn(cfg, lay: Layout, per_member_images: bool):
   axis = 0 if per_member_images else None
   images_sharding = lay.by_member if per_member_images else lay.replicated
 
+  train_epoch = train.make_train_epoch(cfg)
+
   def epoch(state_M, images, labels_N, members_M, epoch):
     def one(state, images, member):
-      return train.train_epoch(state, images, labels_N, member_key(cfg.seed, member, 1, epoch), cfg)
+      return train_epoch(state, images, labels_N, member_key(cfg.seed, member, 1, epoch))
     if lay.padded == 1:
       # A vmap over one member makes XLA transpose and copy every weight gradient at each step (+30% per
       # B=32 epoch on CPU); a single net runs unbatched instead.
@@ -127,11 +129,8 @@ def predict_fn(cfg, lay: Layout, per_member_images: bool):
   """Jitted softmax outputs of every member: probs_MxNxK."""
   axis = 0 if per_member_images else None
   images_sharding = lay.by_member if per_member_images else lay.replicated
-  fn = jax.vmap(functools.partial(train.predict, cfg=cfg), in_axes=(0, axis))
+  fn = jax.vmap(train.make_predict(cfg), in_axes=(0, axis))
   return jax.jit(fn, in_shardings=(lay.by_member, images_sharding), out_shardings=lay.by_member)
-
-
-RULES = ("mean", "vote")
 
 
 def committee_scores(probs_MxNxK: np.ndarray, rule: str = "mean") -> np.ndarray:
@@ -145,4 +144,4 @@ def committee_scores(probs_MxNxK: np.ndarray, rule: str = "mean") -> np.ndarray:
     # Ties go to the class the members' mean output prefers.
     votes_NxK = (probs_MxNxK.argmax(-1)[..., None] == np.arange(probs_MxNxK.shape[-1])).sum(axis=0)
     return votes_NxK + probs_MxNxK.mean(axis=0)
-  raise ValueError(f"config.committee.rule must be one of {RULES}, got {rule!r}")
+  raise ValueError(f"config.committee.rule must be one of {', '.join(config.RULES)}; got {rule!r}")

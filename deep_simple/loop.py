@@ -12,51 +12,25 @@ import time
 
 from absl import logging
 import jax
+import ml_collections
 import numpy as np
 
 from deep_simple import checkpoint
 from deep_simple import committee
+from deep_simple import config
 from deep_simple import data
 from deep_simple import report
 from deep_simple import train
 from deep_simple import width
 
 
-def validate(cfg) -> None:
-  """Rejects a bad config in one line before anything is loaded or written."""
-  choices = [("loss", cfg.loss, train.LOSSES), ("input_range", cfg.input_range, train.INPUT_RANGES),
-             ("lr_scaling", cfg.lr_scaling, train.LR_SCALINGS), ("protocol", cfg.protocol, data.PROTOCOLS),
-             ("committee.rule", cfg.committee.rule, committee.RULES)]
-  for field, value, allowed in choices:
-    if value not in allowed:
-      raise ValueError(f"config.{field} must be one of {', '.join(allowed)}; got {value!r}")
-  positive = ("batch_size", "epochs", "lr0", "lr_decay", "checkpoint_every", "keep_checkpoints",
-              "block_images", "eval_batch")
-  for field in positive:
-    if not cfg[field] > 0:
-      raise ValueError(f"config.{field} must be positive; got {cfg[field]!r}")
-  if cfg.committee.size < 1:
-    raise ValueError(f"config.committee.size must be at least 1; got {cfg.committee.size}")
-  for field in ("widths", "lr0", "lr_decay"):
-    values = tuple(cfg.committee[field])
-    if values and len(values) != cfg.committee.size:
-      raise ValueError(f"config.committee.{field} has {len(values)} values for {cfg.committee.size} members")
-  if not (cfg.lr_decay <= 1 and 0 <= cfg.lr_min and 0 <= cfg.ema_decay < 1):
-    raise ValueError("config needs lr_decay <= 1, lr_min >= 0 and 0 <= ema_decay < 1; got "
-                     f"{cfg.lr_decay}, {cfg.lr_min}, {cfg.ema_decay}")
-  if cfg.train_limit < 0 or cfg.eval_limit < 0:
-    raise ValueError("config.train_limit and config.eval_limit must be >= 0 (0 means all digits)")
-
-
 def load_data(cfg, lay: committee.Layout):
-  """{split: (images, labels_N)}; images are uint8 NxHxW, or MxNxHxW when members see different widths."""
-  splits = data.load_splits(cfg.dataset, cfg.protocol, data_dir=cfg.data_dir or None,
-                            mirror=cfg.mirror or None)
+  """{split: (images, labels_N)}; images are uint8 NxSxS, or MxNxSxS when members see different widths."""
+  splits = data.load_splits(cfg.dataset, cfg.protocol, data_dir=cfg.data_dir or None, mirror=cfg.mirror or None,
+                            train_limit=cfg.train_limit, eval_limit=cfg.eval_limit)
   widths = tuple(cfg.committee.widths)
   out = {}
   for name, (images, labels) in splits.items():
-    limit = cfg.train_limit if name == "train" else cfg.eval_limit
-    images, labels = (images[:limit], labels[:limit]) if limit else (images, labels)
     if widths:
       per_member = [width.normalize_width(images, w) for w in widths]
       images = np.stack([per_member[m % len(widths)] for m in range(lay.padded)])
@@ -66,24 +40,54 @@ def load_data(cfg, lay: committee.Layout):
   return out
 
 
+def _identity(fields: dict) -> dict:
+  """What a run folder is a run of: the config's fields without `epochs` (a run may be extended) and those
+  that only say where the data is read from."""
+  return {k: v for k, v in fields.items() if k not in ("epochs", *config.LOCATION_FIELDS)}
+
+
 def _check_config(cfg, workdir: str) -> None:
-  """A workdir belongs to one run: only `epochs` may change when resuming it."""
+  """A workdir belongs to one run: refuses another config; writes config.json (new, or extended run)."""
   path = os.path.join(workdir, "config.json")
-  current = json.loads(cfg.to_json())
+  current = _identity(json.loads(cfg.to_json()))
   if os.path.exists(path):
     with open(path) as f:
-      saved = json.load(f)
-    changed = sorted(k for k in set(saved) | set(current)
-                     if k != "epochs" and saved.get(k) != current.get(k))
+      saved = _identity(json.load(f))
+    changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
     if changed:
       raise ValueError(f"workdir {workdir} holds a run with a different config (fields: {', '.join(changed)}); "
                        "use a new --workdir")
-  if jax.process_index() == 0:  # new, or with the epochs of this (possibly extended) run
+  if jax.process_index() == 0:
     os.makedirs(workdir, exist_ok=True)
     # Written aside, then renamed: another process checking at the same moment never reads half a file.
     with open(path + ".tmp", "w") as f:
-      json.dump(current, f, indent=2)
+      f.write(cfg.to_json(indent=2))
     os.replace(path + ".tmp", path)
+
+
+def load_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config of the run in `workdir`, from its config.json."""
+  with open(os.path.join(workdir, "config.json")) as f:
+    return ml_collections.ConfigDict(json.load(f))
+
+
+def restore(workdir: str):
+  """(config, state, record) of the run in `workdir` from its newest readable checkpoint, or None.
+
+  The state holds the real members stacked on a leading axis, as numpy arrays (a single net: one member).
+  """
+  cfg = load_config(workdir)
+  lay = committee.layout(cfg.committee.size)
+  template = committee.real_members(committee.to_host(committee.init_members(cfg, lay, 1)), lay)
+  ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), keep=cfg.keep_checkpoints)
+  try:
+    restored = ckpts.restore_latest(train.arrays(template))
+  finally:
+    ckpts.close()
+  if restored is None:
+    return None
+  arrays, record = restored
+  return cfg, train.with_arrays(template, arrays), record
 
 
 def _error_rates(probs_MxNxK, labels_N):
@@ -109,7 +113,7 @@ def _first_nonfinite(loss_MxS, epoch, lrs):
     member, step = bad[0]
     raise FloatingPointError(
         f"non-finite loss at epoch {epoch}, step {step + 1} (member {member}), "
-        f"learning rate {lrs[member][step]:.3g}")
+        f"learning rate {lrs[member][step]:.3g} per example")
 
 
 def run(cfg, workdir: str, on_epoch=None) -> dict:
@@ -117,10 +121,10 @@ def run(cfg, workdir: str, on_epoch=None) -> dict:
 
   `on_epoch(entry, cfg)` is called after every epoch with that epoch's history entry (for progress output).
   """
-  validate(cfg)
+  config.validate(cfg)
   lay = committee.layout(cfg.committee.size)
-  _check_config(cfg, workdir)
   splits = load_data(cfg, lay)
+  _check_config(cfg, workdir)
   train_images, train_labels = splits["train"]
   per_member = train_images.ndim == 4
   steps_per_epoch = len(train_labels) // cfg.batch_size
@@ -137,12 +141,12 @@ def run(cfg, workdir: str, on_epoch=None) -> dict:
 
   ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), keep=cfg.keep_checkpoints)
   fresh_host = committee.to_host(fresh)
-  restored = ckpts.restore_latest(committee.real_members(fresh_host, lay))
+  restored = ckpts.restore_latest(train.arrays(committee.real_members(fresh_host, lay)))
   if restored is None:
     state, record = fresh, {"epoch": 0, "history": [], "best": None}
   else:
-    host_state, record = restored
-    state = committee.pad_members(host_state, fresh_host, lay)
+    arrays, record = restored
+    state = committee.pad_members(arrays, fresh_host, lay)
     logging.info("resumed %s at epoch %d", workdir, record["epoch"])
   del fresh, fresh_host
   writer = report.MetricsWriter(workdir, record["history"]) if jax.process_index() == 0 else None
@@ -157,10 +161,10 @@ def run(cfg, workdir: str, on_epoch=None) -> dict:
     entry = {"epoch": epoch + 1, "lr": metrics["lr"][:, 0].tolist(),
              "train_loss": metrics["loss"].mean(-1).tolist(),
              "train_error": metrics["error"].mean(-1).tolist()}
-    evaluated, test_scores = _evaluate(state["params"], predict, eval_splits, lay, cfg.committee.rule)
+    evaluated, test_scores = _evaluate(state.params, predict, eval_splits, lay, cfg.committee.rule)
     entry.update(evaluated)
-    if "ema" in state:
-      ema, _ = _evaluate(state["ema"], predict, eval_splits, lay, cfg.committee.rule)
+    if state.ema is not None:
+      ema, _ = _evaluate(state.ema, predict, eval_splits, lay, cfg.committee.rule)
       entry.update({f"ema_{k}": v for k, v in ema.items()})
     entry["seconds"] = time.perf_counter() - start
     record["history"].append(entry)
@@ -171,12 +175,12 @@ def run(cfg, workdir: str, on_epoch=None) -> dict:
       writer.write(entry)
     if record["epoch"] % cfg.checkpoint_every == 0 or record["epoch"] == cfg.epochs:
       host_state = committee.real_members(committee.to_host(state), lay)
-      ckpts.save(record["epoch"], host_state, record, entry["validation_selected_error"])
+      ckpts.save(record["epoch"], train.arrays(host_state), record, entry["validation_selected_error"])
     if on_epoch:
       on_epoch(entry, cfg)
   ckpts.close()
 
-  results = report.summarise(cfg, record, workdir)
+  results = report.summarise(cfg, record, workdir, {name: len(labels) for name, (_, labels) in splits.items()})
   if jax.process_index() == 0:
     report.write_outputs(cfg, record, results, splits["test"], workdir)
     writer.close()

@@ -38,24 +38,38 @@ def learning_curves(history: list, path: str, title: str) -> None:
   fig.savefig(path, dpi=120)
 
 
-def misclassified(images_NxHxW, rows: list, path: str, title: str, columns: int = 12) -> None:
-  """Each misclassified digit with its true label and the net's two best guesses, as in the paper.
+def digit_grid(images_NxHxW, path: str, title: str = "", captions=None, columns: int = 12) -> None:
+  """Digits tiled row by row into one image (one `imshow`: fast for hundreds), each under its caption.
 
-  The digits are tiled into one image (one `imshow`), which keeps the figure fast for hundreds of digits.
+  Pixels are uint8 (0-255) or floating in [0, 1]; ink is drawn black on white.
   """
-  count = max(len(rows), 1)
+  images_NxHxW = np.asarray(images_NxHxW)
+  count = max(len(images_NxHxW), 1)
   grid_rows = math.ceil(count / columns)
-  h, w = np.shape(images_NxHxW)[1:]
-  cell_h, cell_w = h + 12, w + 4  # room for the caption above each digit
-  mosaic = np.zeros((grid_rows * cell_h, columns * cell_w), np.uint8)
-  fig = Figure(figsize=(columns * 0.75, grid_rows * 0.9 + 0.4))
+  h, w = images_NxHxW.shape[1:]
+  top_margin = 10 if captions is not None else 1  # room for the caption above each digit
+  cell_h, cell_w = h + top_margin + 2, w + 4
+  mosaic = np.zeros((grid_rows * cell_h, columns * cell_w), np.float32)
+  fig = Figure(figsize=(columns * cell_w / 40, grid_rows * cell_h / 40 + 0.4))
   ax = fig.subplots()
-  for k, (index, label, first, second) in enumerate(rows):
+  peak = 255.0 if images_NxHxW.dtype == np.uint8 else 1.0
+  for k, image in enumerate(images_NxHxW):
     top, left = (k // columns) * cell_h, (k % columns) * cell_w
-    mosaic[top + 10:top + 10 + h, left + 2:left + 2 + w] = np.asarray(images_NxHxW[index])
-    ax.text(left + cell_w / 2, top + 8, f"{label}: {first} {second}", ha="center", fontsize=6)
-  ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=255, interpolation="nearest")
+    mosaic[top + top_margin:top + top_margin + h, left + 2:left + 2 + w] = image / peak
+    if captions is not None and captions[k]:
+      ax.text(left + cell_w / 2, top + top_margin - 2, captions[k], ha="center", fontsize=6)
+  ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
   ax.axis("off")
-  ax.set_title(title, fontsize=8)
+  if title:
+    ax.set_title(title, fontsize=8)
   fig.tight_layout()
   fig.savefig(path, dpi=110)
+
+
+def misclassified(images_NxHxW, rows: list, path: str, title: str) -> None:
+  """Each misclassified digit with its true label and the net's two best guesses, as in the paper.
+
+  `rows`: [test index, true label, first guess, second guess] per digit.
+  """
+  digit_grid(np.asarray(images_NxHxW)[[index for index, *_ in rows]], path, title,
+             captions=[f"{label}: {first} {second}" for _, label, first, second in rows])

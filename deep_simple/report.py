@@ -8,6 +8,8 @@ import jax
 import numpy as np
 from tensorboardX import SummaryWriter
 
+from deep_simple import config
+from deep_simple import models
 from deep_simple import plots
 
 
@@ -59,21 +61,30 @@ def table_columns(validation_errors, test_errors) -> dict:
           "test_error_at_best_validation": float(test[best]), "best_test_error": float(test.min())}
 
 
-def summarise(cfg, record: dict, workdir: str) -> dict:
+def summarise(cfg, record: dict, workdir: str, digits: dict) -> dict:
+  """results.json: Table 1's columns per member and for the selected model, and what produced them.
+
+  `digits`: the numbers of training, validation and test digits the run used.
+  """
   history = record["history"]
   if not history:
     raise ValueError(f"{workdir} holds no trained epoch (config.epochs = {cfg.epochs})")
   column = lambda key: np.asarray([e[key] for e in history])
+  classes = config.num_classes(cfg)
   results = {
       "name": cfg.name,
       "dataset": cfg.dataset,
       "protocol": cfg.protocol,
-      "hidden": list(cfg.model.hidden),
+      "model": cfg.model.to_dict(),
+      "architecture": models.describe(cfg.model, classes),
+      "parameters_per_member": models.count_params(cfg.model, config.input_size(cfg), classes),
       "members": cfg.committee.size,
       "epochs": record["epoch"],
       "batch_size": cfg.batch_size,
       "mode": "online" if cfg.batch_size == 1 else "mini-batch",
-      "train_digits": int(cfg.train_limit) or None,
+      "train_digits": digits["train"],
+      "validation_digits": digits["validation"],
+      "test_digits": digits["test"],
       "wall_seconds": float(column("seconds").sum()),
       "device": jax.devices()[0].device_kind,
       "device_count": jax.device_count(),

@@ -1,113 +1,140 @@
-"""Pure training functions: one SGD step, one epoch as a `lax.scan`, evaluation.
+"""Pure training functions: the train state, one SGD step, one epoch as a `lax.scan`, prediction.
 
-The train state is a plain dict pytree:
+Everything is built once from a config; the functions it returns take no config, so they jit, vmap and
+compose like any JAX function, and editing the config afterwards changes nothing:
 
-    {"params": ..., "opt": optax state, "step": int32 scalar,
-     "hparams": {"lr0", "lr_decay", "lr_min", "steps_per_epoch"}, ["ema": params]}
-
-Carrying the schedule's hyper-parameters in the state keeps `train_step(state, batch)` a pure function of its
-two arguments and lets committee members with different learning rates share one vmapped step.
-
-Use in your own JAX code:
-
-    from deep_simple import train
-    state = train.init_state(jax.random.key(0), cfg, steps_per_epoch=60_000)
-    step = train.jit_train_step(cfg)           # jitted, donates `state`
+    from deep_simple import config, train
+    cfg = config.base_config()
+    state = train.create_state(jax.random.key(0), cfg, steps_per_epoch=60_000)
+    step = jax.jit(train.make_train_step(cfg), donate_argnums=0)
     state, metrics = step(state, {"images": images_Bx29x29, "labels": labels_B})
+
+Inputs follow one contract for the step, the epoch and prediction (deep_simple/inputs.py): B x S x S digits,
+uint8 or floating in [0, 1]. The rate is per example: a batch of B digits steps by B times it (config
+lr_scaling="linear"), whatever batch size the state was created with, so a last, smaller batch gets the
+right rate. The state is a flax `TrainState` carrying the model's `apply_fn` and the optax optimizer; the
+schedule's values (lr0, lr_decay, lr_min) live in the optimizer state (`optax.inject_hyperparams`), so
+committee members with different rates share one vmapped step.
 """
 
-import functools
+from typing import Any
 
+from flax.training import train_state
 import jax
 import jax.numpy as jnp
 import optax
 
-from deep_simple import data
+from deep_simple import config
 from deep_simple import distort
+from deep_simple import inputs as inputs_lib
 from deep_simple import models
+from deep_simple.models import layers
 
 
-LOSSES = ("cross_entropy", "squared_error")
-INPUT_RANGES = ("signed", "unit")
-LR_SCALINGS = ("linear", "none")
+class TrainState(train_state.TrainState):
+  """step, params, opt_state, and `ema`: the Polyak average of the params (None unless config.ema_decay)."""
+
+  ema: Any = None
 
 
-def scaled_lr(cfg, value: float) -> float:
-  """Scales a per-example rate to the batch: linear scaling keeps the per-example step of online SGD."""
-  if cfg.lr_scaling == "linear":
-    return value * cfg.batch_size
-  if cfg.lr_scaling == "none":
-    return value
-  raise ValueError(f"config.lr_scaling must be one of {LR_SCALINGS}, got {cfg.lr_scaling!r}")
+def epoch_decay(lr0, lr_decay, lr_min, steps_per_epoch) -> optax.Schedule:
+  """lr0 * lr_decay^epoch, floored at lr_min: the paper's per-epoch schedule as a function of the step."""
+  return lambda count: jnp.maximum(lr0 * lr_decay ** (count // steps_per_epoch), lr_min)
 
 
-def learning_rate(hparams, step):
-  """lr0 * decay^epoch, floored at lr_min: the paper's per-epoch schedule as a function of the step."""
-  epoch = step // hparams["steps_per_epoch"]
-  return jnp.maximum(hparams["lr0"] * hparams["lr_decay"] ** epoch, hparams["lr_min"])
+def _sgd(lr0, lr_decay, lr_min, steps_per_epoch, momentum):
+  return optax.sgd(epoch_decay(lr0, lr_decay, lr_min, steps_per_epoch), momentum=momentum or None)
 
 
-def optimizer(cfg) -> optax.GradientTransformation:
-  """SGD with unit rate; `train_step` multiplies by the scheduled rate so it can differ per member."""
-  return optax.sgd(learning_rate=1.0, momentum=cfg.momentum or None)
+def optimizer(cfg, steps_per_epoch: int) -> optax.GradientTransformation:
+  """SGD (with momentum if set) at the per-example rates of `cfg`; the rates are state, not constants."""
+  return optax.inject_hyperparams(_sgd, static_args="momentum")(
+      lr0=float(cfg.lr0), lr_decay=float(cfg.lr_decay), lr_min=float(cfg.lr_min),
+      steps_per_epoch=int(steps_per_epoch), momentum=float(cfg.momentum))
 
 
-def init_state(key, cfg, steps_per_epoch: int, lr0=None, lr_decay=None):
-  """Fresh state; lr0 (per example) and lr_decay default to the config's."""
-  model = models.from_config(cfg.model)
-  size = 29 if cfg.pad_to_29 else 28
+def learning_rate(state: TrainState):
+  """The per-example rate of the state's next step."""
+  hp = state.opt_state.hyperparams
+  return epoch_decay(hp["lr0"], hp["lr_decay"], hp["lr_min"], hp["steps_per_epoch"])(state.step)
+
+
+def create_state(key, cfg, steps_per_epoch: int, lr0=None, lr_decay=None) -> TrainState:
+  """A fresh state; lr0 (per example) and lr_decay default to the config's and may be traced (vmap)."""
+  model = models.build(cfg.model, config.num_classes(cfg))
+  size = config.input_size(cfg)
   params = model.init(key, jnp.zeros((1, size, size), jnp.float32))["params"]
-  hparams = {
-      "lr0": jnp.float32(scaled_lr(cfg, cfg.lr0 if lr0 is None else lr0)),
-      "lr_decay": jnp.float32(cfg.lr_decay if lr_decay is None else lr_decay),
-      "lr_min": jnp.float32(scaled_lr(cfg, cfg.lr_min)),
-      "steps_per_epoch": jnp.int32(steps_per_epoch),
-  }
-  state = {"params": params, "opt": optimizer(cfg).init(params), "step": jnp.int32(0),
-           "hparams": hparams}
-  if cfg.ema_decay:
-    state["ema"] = params
-  return state
+  tx = optimizer(cfg, steps_per_epoch)
+  opt_state = tx.init(params)
+  rates = {name: jnp.asarray(value, jnp.float32) for name, value in (("lr0", lr0), ("lr_decay", lr_decay))
+           if value is not None}
+  opt_state = opt_state._replace(hyperparams={**opt_state.hyperparams, **rates})
+  return TrainState(step=jnp.int32(0), apply_fn=model.apply, params=params, tx=tx, opt_state=opt_state,
+                    ema=params if cfg.ema_decay else None)
 
 
-def loss_fn(params, images_BxHxW, labels_B, cfg):
-  logits_BxK = models.from_config(cfg.model).apply({"params": params}, images_BxHxW)
-  if cfg.loss == "cross_entropy":
-    loss_B = optax.softmax_cross_entropy_with_integer_labels(logits_BxK, labels_B)
-  elif cfg.loss == "squared_error":
+def arrays(state: TrainState) -> dict:
+  """The state's arrays as a plain dict: what a checkpoint holds."""
+  out = {"step": state.step, "params": state.params, "opt_state": state.opt_state}
+  return out if state.ema is None else {**out, "ema": state.ema}
+
+
+def with_arrays(state: TrainState, restored: dict) -> TrainState:
+  return state.replace(**restored)
+
+
+def _loss(kind: str):
+  """(logits_BxK, labels_B) -> loss_B."""
+  if kind == "cross_entropy":
+    return optax.softmax_cross_entropy_with_integer_labels
+  if kind == "squared_error":
     # The paper-era loss: squared error of the scaled-tanh outputs against ±1 targets.
-    targets_BxK = 2.0 * jax.nn.one_hot(labels_B, logits_BxK.shape[-1]) - 1.0
-    loss_B = 0.5 * jnp.sum((models.scaled_tanh(logits_BxK) - targets_BxK) ** 2, axis=-1)
-  else:
-    raise ValueError(f"config.loss must be one of {LOSSES}, got {cfg.loss!r}")
-  errors_B = jnp.argmax(logits_BxK, axis=-1) != labels_B
-  return jnp.mean(loss_B), jnp.mean(errors_B)
+    def squared_error(logits_BxK, labels_B):
+      targets_BxK = 2.0 * jax.nn.one_hot(labels_B, logits_BxK.shape[-1]) - 1.0
+      return 0.5 * jnp.sum((layers.scaled_tanh(logits_BxK) - targets_BxK) ** 2, axis=-1)
+    return squared_error
+  raise ValueError(f"config.loss must be one of {', '.join(config.LOSSES)}; got {kind!r}")
 
 
-def train_step(state, batch, cfg):
-  """One SGD update on `batch = {"images": images_BxHxW in model range, "labels": labels_B}`."""
-  (loss, error), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-      state["params"], batch["images"], batch["labels"], cfg)
-  lr = learning_rate(state["hparams"], state["step"])
-  updates, opt = optimizer(cfg).update(grads, state["opt"], state["params"])
-  params = optax.apply_updates(params=state["params"], updates=jax.tree.map(lambda u: lr * u, updates))
-  new_state = dict(state, params=params, opt=opt, step=state["step"] + 1)
-  if "ema" in state:
-    new_state["ema"] = optax.incremental_update(params, state["ema"], 1.0 - cfg.ema_decay)
-  return new_state, {"loss": loss, "error": error, "lr": lr}
+def make_train_step(cfg):
+  """`train_step(state, batch) -> (state, metrics)`: one update on `{"images", "labels"}`; pure."""
+  inputs = inputs_lib.Inputs.from_config(cfg)
+  loss_B = _loss(cfg.loss)
+  per_example = cfg.lr_scaling == "linear"
+  ema_decay = float(cfg.ema_decay)
+
+  def train_step(state: TrainState, batch):
+    images, labels_B = batch["images"], batch["labels"]
+    inputs.check(images, labels_B, "train_step")
+    x = inputs.to_model(images)
+
+    def loss_fn(params):
+      logits_BxK = state.apply_fn({"params": params}, x)
+      loss = jnp.mean(loss_B(logits_BxK, labels_B))
+      error = jnp.mean(jnp.argmax(logits_BxK, axis=-1) != labels_B)
+      # The sum over the batch: each digit's gradient is stepped at the per-example rate.
+      return (loss * images.shape[0] if per_example else loss), (loss, error)
+
+    (_, (loss, error)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    lr = learning_rate(state)
+    new = state.apply_gradients(grads=grads)
+    if state.ema is not None:
+      new = new.replace(ema=optax.incremental_update(new.params, state.ema, 1.0 - ema_decay))
+    return new, {"loss": loss, "error": error, "lr": lr}
+
+  return train_step
 
 
 def jit_train_step(cfg):
-  return jax.jit(functools.partial(train_step, cfg=cfg), donate_argnames="state")
+  """The train step jitted with `state` donated; every batch's shape, dtype and range are checked first."""
+  step = jax.jit(make_train_step(cfg), donate_argnums=0)
+  inputs = inputs_lib.Inputs.from_config(cfg)
 
+  def checked_step(state, batch):
+    inputs.check(batch["images"], batch["labels"], "train_step")
+    return step(state, batch)
 
-def to_model_range(images_unit, cfg):
-  """[0, 1] images (background 0) -> the model's input range."""
-  if cfg.input_range == "signed":
-    return data.to_signed(images_unit)
-  if cfg.input_range == "unit":
-    return images_unit
-  raise ValueError(f"config.input_range must be one of {INPUT_RANGES}, got {cfg.input_range!r}")
+  return checked_step
 
 
 def steps_per_block(steps: int, batch_size: int, block_images: int) -> int:
@@ -116,41 +143,57 @@ def steps_per_block(steps: int, batch_size: int, block_images: int) -> int:
   return max(k for k in range(1, min(steps, limit) + 1) if steps % k == 0)
 
 
-def train_epoch(state, images_NxHxW, labels_N, key, cfg):
-  """One epoch: reshuffle, distort afresh block by block, one update per batch (B = 1 is online SGD).
+def make_train_epoch(cfg):
+  """`train_epoch(state, images_NxSxS, labels_N, key) -> (state, metrics)`: reshuffle, distort afresh block
+  by block, one update per batch of config.batch_size (1: online SGD); digits past the last whole batch wait
+  for a later epoch's shuffle. Metrics have shape [steps]."""
+  step = make_train_step(cfg)
+  inputs = inputs_lib.Inputs.from_config(cfg)
+  b, block_images = cfg.batch_size, cfg.block_images
+  distort_cfg = cfg.distort.copy_and_resolve_references() if cfg.augment else None
 
-  images are uint8 (0-255, background 0). Returns the new state and per-step metrics of shape [steps].
-  """
-  n, b = labels_N.shape[0], cfg.batch_size
-  steps = n // b
-  k = steps_per_block(steps, b, cfg.block_images)
-  perm_key, distort_key = jax.random.split(key)
-  order_BLxKB = jax.random.permutation(perm_key, n)[:steps * b].reshape(steps // k, k * b)
+  def train_epoch(state: TrainState, images_NxSxS, labels_N, key):
+    inputs.check(images_NxSxS, labels_N, "train_epoch")
+    n = labels_N.shape[0]
+    steps = n // b
+    if steps == 0:
+      raise ValueError(f"train_epoch: batch size {b} exceeds the {n} training digits")
+    k = steps_per_block(steps, b, block_images)
+    perm_key, distort_key = jax.random.split(key)
+    order_BLxKB = jax.random.permutation(perm_key, n)[:steps * b].reshape(steps // k, k * b)
 
-  def block(state, xs):
-    index, order_KB = xs
-    images = data.to_unit(images_NxHxW[order_KB])
-    labels = labels_N[order_KB]
-    if cfg.augment:
-      images = distort.distort(jax.random.fold_in(distort_key, index), images, labels, cfg.distort)
-    batches = {"images": to_model_range(images, cfg).reshape(k, b, *images.shape[1:]),
-               "labels": labels.reshape(k, b)}
-    return jax.lax.scan(functools.partial(train_step, cfg=cfg), state, batches)
+    def block(state, xs):
+      index, order_KB = xs
+      images, labels = inputs.to_unit(images_NxSxS[order_KB]), labels_N[order_KB]
+      if distort_cfg is not None:
+        images = distort.distort(jax.random.fold_in(distort_key, index), images, labels, distort_cfg)
+      batches = {"images": images.reshape(k, b, *images.shape[1:]), "labels": labels.reshape(k, b)}
+      return jax.lax.scan(step, state, batches)
 
-  state, metrics = jax.lax.scan(block, state, (jnp.arange(order_BLxKB.shape[0]), order_BLxKB))
-  return state, jax.tree.map(lambda m: m.reshape(-1), metrics)
+    state, metrics = jax.lax.scan(block, state, (jnp.arange(order_BLxKB.shape[0]), order_BLxKB))
+    return state, jax.tree.map(lambda m: m.reshape(-1), metrics)
+
+  return train_epoch
 
 
-def predict(params, images_NxHxW, cfg):
-  """Softmax outputs for uint8 images, computed in chunks of `cfg.eval_batch` to bound memory."""
-  model = models.from_config(cfg.model)
-  n, chunk = images_NxHxW.shape[0], min(cfg.eval_batch, images_NxHxW.shape[0])
-  padded = -n % chunk
-  images = jnp.pad(images_NxHxW, ((0, padded), (0, 0), (0, 0)))
-  images_CxBxHxW = images.reshape(-1, chunk, *images.shape[1:])
+def make_predict(cfg):
+  """`predict(params, images_NxSxS) -> probs_NxK`: softmax outputs in chunks of config.eval_batch."""
+  model = models.build(cfg.model, config.num_classes(cfg))
+  inputs = inputs_lib.Inputs.from_config(cfg)
+  eval_batch = cfg.eval_batch
 
-  def probs(images_BxHxW):
-    x = to_model_range(data.to_unit(images_BxHxW), cfg)
-    return jax.nn.softmax(model.apply({"params": params}, x))
+  def predict(params, images_NxSxS):
+    inputs.check(images_NxSxS, where="predict")
+    n = images_NxSxS.shape[0]
+    chunk = min(eval_batch, n)
+    padded = -n % chunk
+    images = jnp.pad(images_NxSxS, ((0, padded), (0, 0), (0, 0)))
+    images_CxBxSxS = images.reshape(-1, chunk, *images.shape[1:])
 
-  return jax.lax.map(probs, images_CxBxHxW).reshape(n + padded, -1)[:n]
+    def probs(images_BxSxS):
+      return jax.nn.softmax(model.apply({"params": params}, inputs.to_model(images_BxSxS)))
+
+    return jax.lax.map(probs, images_CxBxSxS).reshape(n + padded, -1)[:n]
+
+  return predict
+

@@ -1,101 +1,48 @@
-"""What the training entry points share: progress output, the final summary and one-line errors."""
+"""What every absl entry point shares: one-line errors, quiet logging, atomic result files, config paths."""
 
 import os
+import re
 import sys
-import time
 
-from absl import app
 from absl import flags
-import jax
-from ml_collections import config_flags
-
-from deep_simple import loop
-from experiments import entry
-
-WORKDIR = flags.DEFINE_string("workdir", None, "Run folder; a folder that already holds a run resumes it.",
-                              required=True)
-COORDINATOR = flags.DEFINE_string(
-    "coordinator_address", None,
-    "host:port of process 0, to train over several hosts (jax.distributed); with --num_processes and "
-    "--process_id. Left unset on a single host or where JAX finds the cluster itself (TPU pods, SLURM).")
-NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in a multi-host run.")
-PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process' index in a multi-host run.")
-DISTRIBUTED = flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() with the flags above "
-                                "(or with nothing, where JAX detects the cluster).")
+from absl import logging
 
 
-class Progress:
-  """One bar per run, advanced once per epoch, with the epoch's errors and the ETA."""
-
-  def __init__(self, width: int = 30):
-    self._width = width
-    self._start = time.monotonic()
-    self._first_epoch = None
-
-  def __call__(self, entry: dict, cfg) -> None:
-    if jax.process_index() != 0:
-      return
-    epoch, total = entry["epoch"], cfg.epochs
-    if self._first_epoch is None:
-      self._first_epoch = epoch - 1
-      if self._first_epoch:
-        print(f"resumed after epoch {self._first_epoch} from the checkpoint in the workdir", flush=True)
-    done = epoch - self._first_epoch
-    eta = (time.monotonic() - self._start) / done * (total - epoch)
-    filled = round(self._width * epoch / total)
-    bar = "#" * filled + "." * (self._width - filled)
-    print(f"[{bar}] epoch {epoch}/{total}  loss {sum(entry['train_loss']) / len(entry['train_loss']):.4f}"
-          f"  validation {100 * entry['validation_selected_error']:.2f}%"
-          f"  test {100 * entry['test_selected_error']:.2f}%"
-          f"  {entry['seconds']:.1f}s/epoch  ETA {_clock(eta)}", flush=True)
+def one_line(error: Exception) -> str:
+  """The line that says what went wrong: a nested traceback's last line, without its exception class."""
+  unknown = re.match(r"""^["'\\]*(\w+)\\?'""", str(error))
+  if isinstance(error, (AttributeError, KeyError)) and unknown:
+    # ml_collections' way of saying that an override names no config field: "'name'" + a suggestion.
+    suggestion = re.search(r'Did you mean "(\w+)"', str(error))
+    hint = f" (did you mean {suggestion.group(1)}?)" if suggestion else ""
+    return f"unknown config field in the overrides: {unknown.group(1)}{hint}"
+  lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+  if len(lines) <= 1:
+    return lines[0] if lines else type(error).__name__
+  return re.sub(r"^\w+(Error|Exception): ", "", lines[-1])
 
 
-def _clock(seconds: float) -> str:
-  minutes, s = divmod(int(seconds), 60)
-  return f"{minutes // 60}:{minutes % 60:02d}:{s:02d}"
+def parse_flags(argv):
+  """absl's parsing (pass as app.run's flags_parser), with a bad flag, preset or override in one line."""
+  try:
+    return flags.FLAGS(argv)
+  except (flags.Error, AttributeError, KeyError) as e:
+    sys.exit(f"error: {one_line(e)}")
+
+
+def quiet_logging() -> None:
+  """Warnings and errors only, unless --verbosity asks for more: Orbax logs every save at INFO."""
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)
+
+
+def write_atomic(path: str, text: str) -> None:
+  """Whole or not at all: a crash never leaves a half-written result."""
+  with open(path + ".tmp", "w") as f:
+    f.write(text)
+  os.replace(path + ".tmp", path)
 
 
 def config_path(spec: str) -> str:
   """`file.py:preset` under experiments/configs/, as an absolute path so any working directory works."""
   return os.path.join(os.path.dirname(__file__), "configs", spec)
-
-
-def main(default_config: str) -> None:
-  """absl entry point training `--config` (default `default_config`, e.g. "paper.py:quick")."""
-  config = config_flags.DEFINE_config_file("config", config_path(default_config), "Config file and preset.",
-                                           lock_config=True)
-
-  def _main(argv):
-    if len(argv) > 1:
-      raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    entry.quiet_logging()
-    try:
-      cfg = config.value
-    except (ValueError, AttributeError) as e:  # a config file that failed to load
-      sys.exit(f"error: {entry.one_line(e)}")
-    train_main(cfg)
-
-  app.run(_main, flags_parser=entry.parse_flags)
-
-
-def train_main(cfg) -> None:
-  """Runs `cfg` in --workdir and prints Table 1's columns; errors end the process with one line."""
-  cluster_flags = (COORDINATOR.value, NUM_PROCESSES.value, PROCESS_ID.value)
-  if DISTRIBUTED.value:
-    try:
-      jax.distributed.initialize(*cluster_flags)
-    except (ValueError, RuntimeError) as e:  # e.g. no coordinator given and no cluster detected
-      sys.exit(f"error: --distributed: {entry.one_line(e)}")
-  elif any(value is not None for value in cluster_flags):
-    # Without it every host would train the whole committee alone, all in the same workdir.
-    sys.exit("error: --coordinator_address, --num_processes and --process_id need --distributed")
-  try:
-    results = loop.run(cfg, WORKDIR.value, on_epoch=Progress())
-  except (ValueError, FloatingPointError, OSError) as e:
-    sys.exit(f"error: {entry.one_line(e)}")
-  if jax.process_index() == 0:
-    sel = results["selected"]
-    print(f"{cfg.name}: test error at best validation {100 * sel['test_error_at_best_validation']:.2f}% "
-          f"(epoch {sel['best_validation_epoch']}), best test error {100 * sel['best_test_error']:.2f}%, "
-          f"{results['epochs']} epochs in {results['wall_seconds']:.0f}s on {results['device']}; "
-          f"outputs in {WORKDIR.value}")

@@ -3,11 +3,11 @@ r"""Reproduces Table 1 of Ciresan et al. 2010 (nets 1-5) and the 7-MLP committee
     python -m experiments.reproduce --presets=net1,net2,net3,net4,net5 --committee=mlp7 \
         --budget_minutes=60 --out=results/<name>
 
-CPU-sized (nets a tenth as wide, mini-batches of 32, 20,000 training digits, the first 2,000 validation and
-test digits, 2 minutes per run; about 15 minutes on 2 cores):
+CPU-sized (nets a tenth as wide, mini-batches of 32, 20,000 training digits, which are also the validation
+digits, all 10,000 test digits, 2 minutes per run; about 15 minutes on 2 cores):
 
     python -m experiments.reproduce --hidden_scale=0.1 --init_scale=0.15 --batch_size=32 \
-        --train_limit=20000 --eval_limit=2000 --budget_minutes=2 --out=results/cpu
+        --train_limit=20000 --budget_minutes=2 --out=results/cpu
 
 Each run first trains 2 epochs (experiments/budget.py), then resumes its workdir for as many epochs as its
 steady epoch time leaves room for in --budget_minutes, up to the preset's epochs (or --epochs). Writes, after every run,
@@ -25,14 +25,10 @@ import sys
 
 from absl import app
 from absl import flags
-import jax
-import jax.numpy as jnp
 
-from deep_simple import data
-from deep_simple import loop
-from deep_simple import models
+from deep_simple import config
 from experiments import budget
-from experiments import entry
+from experiments import cli
 from experiments.configs import committee as committee_configs
 from experiments.configs import paper as paper_configs
 
@@ -74,8 +70,9 @@ WORKDIR_ROOT = flags.DEFINE_string("workdir_root", None, "Folder of the runs' wo
 # Overrides applied to every run; unset keeps each preset's value.
 EPOCHS = flags.DEFINE_integer("epochs", None, "Epoch cap of every run (the presets': 800).")
 BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Batch size of every run (the presets': 1, online).")
-TRAIN_LIMIT = flags.DEFINE_integer("train_limit", None, "Train on the first n digits (0: all).")
-EVAL_LIMIT = flags.DEFINE_integer("eval_limit", None, "Validate and test on the first n digits (0: all).")
+TRAIN_LIMIT = flags.DEFINE_integer("train_limit", None, "Train on n digits, a fixed random subset (0: all).")
+EVAL_LIMIT = flags.DEFINE_integer("eval_limit", None, "Validate and test on n digits, fixed random subsets "
+                                  "(0: all).")
 HIDDEN_SCALE = flags.DEFINE_float("hidden_scale", 1.0, "Multiplies every hidden layer's width (rounded, at "
                                   "least 1): the nets keep their depth and proportions.")
 INIT_SCALE = flags.DEFINE_float("init_scale", None, "Weights drawn uniformly in [-s, s] (the presets': 0.05). "
@@ -94,7 +91,7 @@ def configure(preset: str, is_committee: bool):
   if INIT_SCALE.value is not None:
     cfg.model.init_scale = INIT_SCALE.value
   try:
-    loop.validate(cfg)
+    config.validate(cfg)
   except ValueError as e:
     raise ValueError(f"{preset}: {e} (from the command line's overrides)") from e
   return cfg
@@ -134,17 +131,8 @@ def train(name: str, cfg, workdir: str, budget_s: float):
   return results, timing["wall_seconds"]
 
 
-def weight_count(cfg) -> int:
-  """Weights and biases of one member, from the parameters' shapes (nothing is allocated)."""
-  size = 29 if cfg.pad_to_29 else 28
-  shapes = jax.eval_shape(lambda: models.from_config(cfg.model).init(
-      jax.random.key(0), jnp.zeros((1, size, size), jnp.float32)))
-  return models.param_count(shapes["params"])
-
-
-def row(name: str, cfg, paper_row: PaperRow, results: dict, run_seconds: float, out: str, workdir: str) -> dict:
+def row(name: str, paper_row: PaperRow, results: dict, run_seconds: float, out: str, workdir: str) -> dict:
   """table1.json's record of one run: the paper's numbers, ours, and what produced them."""
-  splits = data.load_splits(cfg.dataset, cfg.protocol, data_dir=cfg.data_dir or None, mirror=cfg.mirror or None)
   figures = {}
   for figure in ("learning_curve", "misclassified"):
     figures[figure] = f"{name}_{figure}.png"
@@ -153,9 +141,9 @@ def row(name: str, cfg, paper_row: PaperRow, results: dict, run_seconds: float, 
   return {
       "run": name,
       "paper": dataclasses.asdict(paper_row),
-      "hidden": results["hidden"],
+      "architecture": results["architecture"],
       "members": results["members"],
-      "weights_per_member": weight_count(cfg),
+      "weights_per_member": results["parameters_per_member"],
       "test_error_at_best_validation": selected["test_error_at_best_validation"],
       "best_test_error": selected["best_test_error"],
       "best_validation_epoch": selected["best_validation_epoch"],
@@ -164,8 +152,8 @@ def row(name: str, cfg, paper_row: PaperRow, results: dict, run_seconds: float, 
       "epochs": results["epochs"],
       "batch_size": results["batch_size"],
       "mode": results["mode"],
-      "train_digits": len(splits["train"][1][:cfg.train_limit or None]),
-      "test_digits": len(splits["test"][1][:cfg.eval_limit or None]),
+      "train_digits": results["train_digits"],
+      "test_digits": results["test_digits"],
       "train_seconds": results["wall_seconds"],
       "run_seconds": run_seconds,
       "device": results["device"],
@@ -202,7 +190,7 @@ def table(record: dict) -> str:
       "training time; ours, the sum of the epochs' times (training and evaluation). Each run's whole wall "
       "time, loading and compiling included, is `run_seconds` in table1.json.",
       "",
-      "| run | paper's model | hidden layers | paper: weights | ours: weights | "
+      "| run | paper's model | layers | paper: weights | ours: weights | "
       "paper: test error at best validation | "
       "ours: test error at best validation | paper: best test error | ours: best test error | "
       "best validation epoch | misclassified | epochs | batch size | mode | train / test digits | "
@@ -213,7 +201,7 @@ def table(record: dict) -> str:
     members = f"{r['members']} × " if r["members"] > 1 else ""
     device = r["device"] + (f" × {r['device_count']}" if r["device_count"] > 1 else "")
     lines.append(
-        f"| {r['run']} | {r['paper']['label']} | {members}{'-'.join(map(str, r['hidden']))} | "
+        f"| {r['run']} | {r['paper']['label']} | {members}{r['architecture']} | "
         f"{_number(r['paper']['weights_m'], ' M')} | "
         f"{members}{r['weights_per_member'] / 1e6:.2f} M | "
         f"{_percent(r['paper']['test_error_at_best_validation'])} | {_percent(r['test_error_at_best_validation'])} | "
@@ -238,20 +226,20 @@ def reproduce(runs: list, out: str, workdir_root: str, budget_s: float, command:
     try:
       results, run_seconds = train(name, cfg, workdir, budget_s)
     except (ValueError, FloatingPointError, OSError) as e:
-      raise RuntimeError(f"run {name}: {entry.one_line(e)} (finished runs are in {out})") from e
+      raise RuntimeError(f"run {name}: {cli.one_line(e)} (finished runs are in {out})") from e
     paper_row = (PAPER_COMMITTEES if is_committee else PAPER)[name]
-    record["rows"].append(row(name, cfg, paper_row, results, run_seconds, out, workdir))
+    record["rows"].append(row(name, paper_row, results, run_seconds, out, workdir))
     record["dates"] = sorted({r["date"] for r in record["rows"]})
     text = table(record)
-    entry.write_atomic(os.path.join(out, "table1.json"), json.dumps(record, indent=1) + "\n")
-    entry.write_atomic(os.path.join(out, "table1.md"), text)
+    cli.write_atomic(os.path.join(out, "table1.json"), json.dumps(record, indent=1) + "\n")
+    cli.write_atomic(os.path.join(out, "table1.md"), text)
   return text
 
 
 def main(argv):
   if len(argv) > 1:
     sys.exit(f"error: unexpected arguments: {' '.join(argv[1:])}")
-  entry.quiet_logging()
+  cli.quiet_logging()
   command = shlex.join(["python", "-m", "experiments.reproduce", *sys.argv[1:]])
   try:
     runs = _check_flags()
@@ -260,10 +248,10 @@ def main(argv):
     budget.cache_compilations(workdir_root)
     text = reproduce(runs, out, workdir_root, 60 * BUDGET_MINUTES.value, command)
   except (ValueError, RuntimeError, OSError) as e:
-    sys.exit(f"error: {entry.one_line(e)}")
+    sys.exit(f"error: {cli.one_line(e)}")
   print(text, end="")
   print(f"table and figures in {out}")
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=entry.parse_flags)
+  app.run(main, flags_parser=cli.parse_flags)

@@ -25,7 +25,7 @@ from absl import flags
 import ml_collections
 
 from experiments import budget
-from experiments import entry
+from experiments import cli
 from experiments.configs import search as recipes
 
 RECIPES = flags.DEFINE_list("recipes", None, f"Comma-separated recipes: {', '.join(recipes.RECIPES)}.")
@@ -165,7 +165,7 @@ def _write_summary(out: str) -> str:
     with open(path) as f:
       records.append(json.load(f))
   table = summary_table(records)
-  entry.write_atomic(os.path.join(out, "summary.md"), table)
+  cli.write_atomic(os.path.join(out, "summary.md"), table)
   return table
 
 
@@ -199,10 +199,10 @@ def search(names, tiny: bool, out: str, workdir_root: str, budget_s: float) -> s
     try:
       results, history, timing = train(run, workdir, budget_s / len(runs))
     except (ValueError, FloatingPointError, OSError) as e:
-      raise RuntimeError(f"run {run.name}: {entry.one_line(e)} (finished runs are in {out})") from e
+      raise RuntimeError(f"run {run.name}: {cli.one_line(e)} (finished runs are in {out})") from e
     for name in run.members:
       record = recipe_record(name, run, results, history, timing, workdir, tiny)
-      entry.write_atomic(os.path.join(out, f"{name}.json"), json.dumps(record, indent=1) + "\n")
+      cli.write_atomic(os.path.join(out, f"{name}.json"), json.dumps(record, indent=1) + "\n")
     table = _write_summary(out)
   return table
 
@@ -210,7 +210,7 @@ def search(names, tiny: bool, out: str, workdir_root: str, budget_s: float) -> s
 def main(argv):
   if len(argv) > 1:
     sys.exit(f"error: unexpected arguments: {' '.join(argv[1:])}")
-  entry.quiet_logging()
+  cli.quiet_logging()
   try:
     names = _check_flags()
     out = OUT.value
@@ -218,10 +218,10 @@ def main(argv):
     budget.cache_compilations(workdir_root)
     table = search(names, TINY.value, out, workdir_root, 60 * BUDGET_MINUTES.value)
   except (ValueError, RuntimeError, OSError) as e:
-    sys.exit(f"error: {entry.one_line(e)}")
+    sys.exit(f"error: {cli.one_line(e)}")
   print(table, end="")
   print(f"results in {out}")
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=entry.parse_flags)
+  app.run(main, flags_parser=cli.parse_flags)

@@ -13,15 +13,12 @@ import sys
 from absl import app
 from absl import flags
 import jax
-import matplotlib
 import numpy as np
 from ml_collections import config_flags
 
 from deep_simple import data
 from deep_simple import distort
-
-matplotlib.use("Agg")
-from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
+from deep_simple import plots
 
 OUT = flags.DEFINE_string("out", "docs/distortions.png", "PNG file to write (its folder is created).")
 NUM_DIGITS = flags.DEFINE_integer("num_digits", 10, "Rows: the first training digits of classes 0, 1, ...")
@@ -34,24 +31,6 @@ def pick_digits(labels_N, num_digits):
   """Indices of the first digit of class 0, 1, ..., 9, then the second of each class, and so on."""
   by_class = [np.flatnonzero(labels_N == c) for c in range(10)]
   return np.array([by_class[i % 10][i // 10] for i in range(num_digits)])
-
-
-def grid_figure(originals_Dx29x29, distorted_DxKx29x29):
-  """One row per digit: the original (orange frame), then its K distortions; white ink on black."""
-  d, k = distorted_DxKx29x29.shape[:2]
-  fig, axes = plt.subplots(d, k + 1, figsize=(0.9 * (k + 1), 0.9 * d), squeeze=False,
-                           gridspec_kw=dict(wspace=0.08, hspace=0.08))
-  for row in range(d):
-    for col, image in enumerate([originals_Dx29x29[row], *distorted_DxKx29x29[row]]):
-      ax = axes[row, col]
-      ax.imshow(image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-      ax.set_xticks([])
-      ax.set_yticks([])
-      for spine in ax.spines.values():
-        spine.set_edgecolor("tab:orange" if col == 0 else "0.6")
-  axes[0, 0].set_title("original", fontsize=7)
-  axes[0, 1].set_title("distorted", fontsize=7, loc="left")
-  return fig
 
 
 def main(argv):
@@ -69,11 +48,12 @@ def main(argv):
   k = NUM_DISTORTIONS.value
   distorted = distort.distort(jax.random.key(SEED.value), np.repeat(originals, k, axis=0),
                               np.repeat(labels[index], k), DISTORT.value)
-  fig = grid_figure(originals, np.asarray(distorted).reshape(len(index), k, 29, 29))
+  rows = np.concatenate([originals[:, None], np.asarray(distorted).reshape(len(index), k, 29, 29)], axis=1)
+  captions = ["original", *(f"draw {i + 1}" for i in range(k))] + [""] * (len(index) - 1) * (k + 1)
   os.makedirs(os.path.dirname(os.path.abspath(OUT.value)), exist_ok=True)
-  partial = OUT.value + ".partial"  # Written beside the target, then renamed: never a half-written PNG.
+  partial = OUT.value + ".partial.png"  # Written beside the target, then renamed: never a half-written PNG.
   try:
-    fig.savefig(partial, format="png", dpi=100, bbox_inches="tight", facecolor="white")
+    plots.digit_grid(rows.reshape(-1, 29, 29), partial, captions=captions, columns=k + 1)
     os.replace(partial, OUT.value)
   finally:
     if os.path.exists(partial):

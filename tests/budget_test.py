@@ -5,7 +5,7 @@ import json
 import pytest
 
 from experiments import budget
-from experiments.configs import paper
+from tests import tiny
 
 
 @pytest.mark.parametrize("budget_s, probe_wall, expected", [
@@ -17,8 +17,7 @@ def test_fitting_epochs(budget_s, probe_wall, expected):
 
 
 def test_train_within_probes_then_resumes_to_the_cap(tmp_path):
-  cfg = paper.get_config("tiny")
-  cfg.epochs = 3
+  cfg = tiny.net(epochs=3)
   seen = []
   results, timing = budget.train_within(cfg, str(tmp_path), budget_s=3600,
                                         on_epoch=lambda entry, _: seen.append(entry["epoch"]))

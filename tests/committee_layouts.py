@@ -1,6 +1,6 @@
 """Trains the same committee members under several device layouts; run in a fresh process by committee_test.
 
-    XLA_FLAGS=--xla_force_host_platform_device_count=4 python tests/committee_layouts.py OUT.npz
+    XLA_FLAGS=--xla_force_host_platform_device_count=4 python -m tests.committee_layouts OUT.npz
 
 The device count is fixed when JAX starts its CPU backend, so this cannot run inside a pytest process that
 may already have started it with one device. Member m has per-member learning rate LR0[m] whatever the
@@ -12,7 +12,6 @@ params (`<run>/params/<leaf>`, leaves in tree order), their softmax outputs on t
 `test_labels`.
 """
 
-import functools
 import sys
 
 import jax
@@ -21,15 +20,13 @@ import numpy as np
 from deep_simple import committee
 from deep_simple import loop
 from deep_simple import train
-from experiments.configs import committee as committee_configs
+from tests import tiny
 
 LR0 = (1e-3, 2e-3, 5e-4, 1.5e-3, 8e-4, 1.2e-3, 3e-3)  # Per example; member m always gets LR0[m].
 
 
 def config(members: int):
-  cfg = committee_configs.get_config("tiny4")
-  cfg.train_limit, cfg.eval_limit, cfg.epochs = 1_000, 500, 2
-  cfg.committee.size = members
+  cfg = tiny.committee(members, train_limit=1_000, eval_limit=500, epochs=2)
   cfg.committee.lr0 = LR0[:members]
   return cfg
 
@@ -44,11 +41,11 @@ def sharded(cfg, lay: committee.Layout, splits) -> dict:
   for epoch in range(cfg.epochs):
     state, _ = epoch_fn(state, images, labels_N, committee.member_ids(lay), epoch)
   test_images = committee.place(splits["test"][0], lay.replicated)
-  probs = committee.predict_fn(cfg, lay, per_member_images=False)(state["params"], test_images)
-  leaves = jax.tree.leaves(committee.real_members(committee.to_host(state["params"]), lay))
+  probs = committee.predict_fn(cfg, lay, per_member_images=False)(state.params, test_images)
+  leaves = jax.tree.leaves(committee.real_members(committee.to_host(state.params), lay))
   return {"params": leaves, "probs": committee.real_members(committee.to_host(probs), lay),
           "mesh_devices": lay.mesh.size, "padded": lay.padded,
-          "param_shards": len(jax.tree.leaves(state["params"])[0].addressable_shards)}
+          "param_shards": len(jax.tree.leaves(state.params)[0].addressable_shards)}
 
 
 def one_at_a_time(cfg, splits) -> dict:
@@ -56,15 +53,15 @@ def one_at_a_time(cfg, splits) -> dict:
   images, labels = splits["train"]
   steps = len(labels) // cfg.batch_size
   lr0 = committee.member_values(cfg, "lr0", cfg.lr0, cfg.committee.size)
-  epoch_fn = jax.jit(functools.partial(train.train_epoch, cfg=cfg))
-  predict = jax.jit(functools.partial(train.predict, cfg=cfg))
+  epoch_fn = jax.jit(train.make_train_epoch(cfg))
+  predict = jax.jit(train.make_predict(cfg))
   params, probs = [], []
   for m in range(cfg.committee.size):
-    state = train.init_state(committee.member_key(cfg.seed, m, 0), cfg, steps, lr0=lr0[m])
+    state = train.create_state(committee.member_key(cfg.seed, m, 0), cfg, steps, lr0=lr0[m])
     for epoch in range(cfg.epochs):
       state, _ = epoch_fn(state, images, labels, committee.member_key(cfg.seed, m, 1, epoch))
-    params.append(jax.tree.leaves(state["params"]))
-    probs.append(np.asarray(predict(state["params"], splits["test"][0])))
+    params.append(jax.tree.leaves(state.params))
+    probs.append(np.asarray(predict(state.params, splits["test"][0])))
   return {"params": [np.stack(leaf) for leaf in zip(*params)], "probs": np.stack(probs),
           "mesh_devices": 1, "padded": cfg.committee.size, "param_shards": 1}
 

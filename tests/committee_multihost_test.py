@@ -13,17 +13,11 @@ import jax
 import numpy as np
 import pytest
 
-from experiments.configs import committee as committee_configs
-from tests import run_utils
+from deep_simple import loop
+from deep_simple import train
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EPOCHS = 2
-
-
-def _config(members: int, epochs: int = EPOCHS):
-  cfg = committee_configs.get_config("tiny4")
-  cfg.train_limit, cfg.eval_limit, cfg.epochs, cfg.committee.size = 1_000, 500, epochs, members
-  return cfg
 
 
 def _free_port() -> int:
@@ -35,7 +29,7 @@ def _free_port() -> int:
 def _train(workdir, members: int, processes: int, epochs: int = EPOCHS) -> list:
   """Runs the entry point in one process with one CPU device, or in `processes` processes with 2 CPU devices
   each; returns their stdouts."""
-  command = [sys.executable, "-m", "experiments.committee", "--config=experiments/configs/committee.py:tiny4",
+  command = [sys.executable, "-m", "experiments.train", "--config=experiments/configs/committee.py:tiny4",
              f"--workdir={workdir}", "--config.train_limit=1000", "--config.eval_limit=500",
              f"--config.epochs={epochs}", f"--config.committee.size={members}"]
   if processes > 1:
@@ -86,11 +80,11 @@ def _assert_same_members(workdir, reference, members: int):
     for key in ("validation_error", "test_error", "lr"):
       np.testing.assert_allclose(entry[key], ref[key][:members], rtol=0, atol=1 / 500, err_msg=key)
     np.testing.assert_allclose(entry["train_loss"], ref["train_loss"][:members], rtol=1e-5)
-  state, record = run_utils.restore_state(_config(members), str(workdir))
-  ref_state, _ = run_utils.restore_state(_config(4), str(reference))
+  _, state, record = loop.restore(str(workdir))
+  _, ref_state, _ = loop.restore(str(reference))
   assert record["epoch"] == EPOCHS
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b[:members], rtol=0, atol=1e-6), state,
-               ref_state)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b[:members], rtol=0, atol=1e-6),
+               train.arrays(state), train.arrays(ref_state))
 
 
 def test_two_processes_train_and_resume_the_committee_of_one(tmp_path, one_process):

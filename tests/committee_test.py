@@ -17,8 +17,7 @@ from deep_simple import data
 from deep_simple import loop
 from deep_simple import train
 from deep_simple import width
-from experiments.configs import committee as committee_configs
-from tests import run_utils
+from tests import tiny
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -29,7 +28,7 @@ def layouts(tmp_path_factory, mnist_dir):
   del mnist_dir  # fetched once here, not by the subprocess
   out = tmp_path_factory.mktemp("layouts") / "layouts.npz"
   env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=4")
-  done = subprocess.run([sys.executable, os.path.join(REPO, "tests", "committee_layouts.py"), str(out)],
+  done = subprocess.run([sys.executable, "-m", "tests.committee_layouts", str(out)],
                         cwd=REPO, env=env, capture_output=True, text=True, check=False)
   assert done.returncode == 0, done.stderr[-3000:]
   with np.load(out) as arrays:
@@ -94,11 +93,7 @@ def test_committee_scores_average_softmax_outputs_or_count_votes(layouts):
     committee.committee_scores(probs_MxNxK, "median")
 
 
-def _config(**overrides):
-  cfg = committee_configs.get_config("tiny4")
-  for key, value in overrides.items():
-    cfg[key] = value
-  return cfg
+_config = tiny.committee
 
 
 def _bounding_box_widths(images_NxHxW):
@@ -113,32 +108,32 @@ def test_members_train_and_are_evaluated_on_their_own_widths(tmp_path, mnist_spl
   splits = loop.load_data(cfg, lay)
   for name, limit in (("train", 512), ("test", 400)):
     images_Mx_NxHxW, labels = splits[name]
-    raw = mnist_splits[name][0][:limit]
+    raw, raw_labels = data.subset(mnist_splits[name], limit)
     assert images_Mx_NxHxW.shape == (lay.padded, limit, 29, 29) and images_Mx_NxHxW.dtype == np.uint8
     np.testing.assert_array_equal(images_Mx_NxHxW[0], data.pad_to_29(raw))
     np.testing.assert_array_equal(images_Mx_NxHxW[1], data.pad_to_29(width.normalize_width(raw, 14)))
     box = _bounding_box_widths(images_Mx_NxHxW[1])
     assert np.all((box == 14) | (box == 13)) and np.mean(box == 14) > 0.9  # a faint edge may round away
-    np.testing.assert_array_equal(labels, mnist_splits[name][1][:limit])
+    np.testing.assert_array_equal(labels, raw_labels)
 
   loop.run(cfg, str(tmp_path))
-  state, record = run_utils.restore_state(cfg, str(tmp_path))
+  _, state, record = loop.restore(str(tmp_path))
   images, labels = splits["train"]
   steps = len(labels) // cfg.batch_size
-  train_epoch = jax.jit(functools.partial(train.train_epoch, cfg=cfg))
+  train_epoch = jax.jit(train.make_train_epoch(cfg))
   for m in range(2):
     # Member m alone on its own digits, with its own keys, ends where the committee's member m ended.
-    alone = train.init_state(committee.member_key(cfg.seed, m, 0), cfg, steps)
+    alone = train.create_state(committee.member_key(cfg.seed, m, 0), cfg, steps)
     alone, _ = train_epoch(alone, images[m], labels, committee.member_key(cfg.seed, m, 1, 0))
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b[m], rtol=0, atol=1e-6),
-                 alone["params"], state["params"])
-    test_probs = np.asarray(train.predict(alone["params"], splits["test"][0][m], cfg))
+                 alone.params, state.params)
+    test_probs = np.asarray(train.make_predict(cfg)(alone.params, splits["test"][0][m]))
     test_error = (test_probs.argmax(-1) != splits["test"][1]).mean()
     assert abs(record["history"][-1]["test_error"][m] - test_error) <= 1 / 400
 
 
 def _entry_point(workdir, epochs):
-  command = [sys.executable, "-m", "experiments.committee", "--config=experiments/configs/committee.py:tiny4",
+  command = [sys.executable, "-m", "experiments.train", "--config=experiments/configs/committee.py:tiny4",
              f"--workdir={workdir}", "--config.train_limit=1000", "--config.eval_limit=500",
              f"--config.epochs={epochs}"]
   return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -177,11 +172,10 @@ def test_committee_killed_mid_run_resumes_bit_identically(tmp_path, mnist_dir):
   resumed = _finished(_entry_point(tmp_path / "resumed", epochs))
   assert "resumed after epoch" in resumed and "resumed after epoch" not in straight
 
-  cfg = _config(train_limit=1000, eval_limit=500, epochs=epochs)
-  state_a, record_a = run_utils.restore_state(cfg, str(tmp_path / "straight"))
-  state_b, record_b = run_utils.restore_state(cfg, str(tmp_path / "resumed"))
+  cfg, state_a, record_a = loop.restore(str(tmp_path / "straight"))
+  _, state_b, record_b = loop.restore(str(tmp_path / "resumed"))
   assert record_a["epoch"] == record_b["epoch"] == epochs
-  jax.tree.map(np.testing.assert_array_equal, state_a, state_b)
+  jax.tree.map(np.testing.assert_array_equal, train.arrays(state_a), train.arrays(state_b))
   history = _history(tmp_path / "straight")
   assert len(history) == epochs and history == _history(tmp_path / "resumed")
   results = [json.loads((tmp_path / run / "results.json").read_text()) for run in ("straight", "resumed")]
@@ -191,7 +185,8 @@ def test_committee_killed_mid_run_resumes_bit_identically(tmp_path, mnist_dir):
   # The committee error the run reports is that of the mean of its members' softmax outputs.
   lay = committee.layout(cfg.committee.size)
   images, labels = loop.load_data(cfg, lay)["test"]
-  probs_MxNxK = np.stack([train.predict(jax.tree.map(lambda x: x[m], state_a["params"]), images, cfg)
+  predict = train.make_predict(cfg)
+  probs_MxNxK = np.stack([predict(jax.tree.map(lambda x: x[m], state_a.params), images)
                           for m in range(cfg.committee.size)])
   last = history[-1]
   np.testing.assert_allclose(last["test_error"], _errors(probs_MxNxK, labels), rtol=0, atol=1 / 500)

@@ -10,8 +10,8 @@ import time
 import jax
 import numpy as np
 
-from experiments.configs import paper
-from tests import run_utils
+from deep_simple import loop
+from deep_simple import train
 
 EPOCHS = 12
 OVERRIDES = ["--config=experiments/configs/paper.py:tiny", f"--config.epochs={EPOCHS}",
@@ -22,12 +22,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def _start(workdir):
   return subprocess.Popen([sys.executable, "-m", "experiments.train", *OVERRIDES, f"--workdir={workdir}"],
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-
-
-def _config():
-  cfg = paper.get_config("tiny")
-  cfg.epochs, cfg.train_limit, cfg.model.hidden = EPOCHS, 12000, (64,)
-  return cfg
 
 
 def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
@@ -54,11 +48,10 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
   out, _ = straight.communicate(timeout=600)
   assert straight.returncode == 0, out
 
-  cfg = _config()
-  resumed, record_a = run_utils.restore_state(cfg, str(tmp_path / "killed"))
-  uninterrupted, record_b = run_utils.restore_state(cfg, str(tmp_path / "straight"))
+  _, resumed, record_a = loop.restore(str(tmp_path / "killed"))
+  _, uninterrupted, record_b = loop.restore(str(tmp_path / "straight"))
   assert record_a["epoch"] == record_b["epoch"] == EPOCHS
-  jax.tree.map(np.testing.assert_array_equal, resumed, uninterrupted)
+  jax.tree.map(np.testing.assert_array_equal, train.arrays(resumed), train.arrays(uninterrupted))
   assert [e["validation_error"] for e in record_a["history"]] == \
          [e["validation_error"] for e in record_b["history"]]
   print("killed after epochs", killed_after)

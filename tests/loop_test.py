@@ -9,16 +9,12 @@ import numpy as np
 import pytest
 
 from deep_simple import checkpoint
+from deep_simple import data
 from deep_simple import loop
-from experiments.configs import paper
-from tests import run_utils
+from deep_simple import train
+from tests import tiny
 
-
-def _tiny(**overrides):
-  cfg = paper.get_config("tiny")
-  for key, value in overrides.items():
-    cfg[key] = value
-  return cfg
+_tiny = tiny.net
 
 
 def _history(workdir):
@@ -37,6 +33,8 @@ def test_small_net_learns_real_mnist_and_writes_every_output(tmp_path):
   results = loop.run(cfg, str(tmp_path))
   assert results["selected"]["test_error_at_best_validation"] < 0.13
   assert results["epochs"] == 4 and results["mode"] == "mini-batch" and results["members"] == 1
+  assert (results["train_digits"], results["validation_digits"], results["test_digits"]) == (10_000, 2_000, 2_000)
+  assert results["architecture"] == "128-10" and results["parameters_per_member"] == 842 * 128 + 129 * 10
   with open(tmp_path / "results.json") as f:
     assert json.load(f) == json.loads(json.dumps(results))
   history = _history(tmp_path)
@@ -57,9 +55,9 @@ def test_resume_is_bit_identical(tmp_path):
   loop.run(cfg, str(tmp_path / "straight"))
   loop.run(_tiny(epochs=1), str(tmp_path / "resumed"))
   loop.run(cfg, str(tmp_path / "resumed"))  # extends the same workdir to 3 epochs
-  straight, record_a = run_utils.restore_state(cfg, str(tmp_path / "straight"))
-  resumed, record_b = run_utils.restore_state(cfg, str(tmp_path / "resumed"))
-  jax.tree.map(np.testing.assert_array_equal, straight, resumed)
+  _, straight, record_a = loop.restore(str(tmp_path / "straight"))
+  _, resumed, record_b = loop.restore(str(tmp_path / "resumed"))
+  jax.tree.map(np.testing.assert_array_equal, train.arrays(straight), train.arrays(resumed))
   assert _without_time(record_a["history"]) == _without_time(record_b["history"])
   assert _without_time(_history(tmp_path / "straight")) == _without_time(_history(tmp_path / "resumed"))
 
@@ -74,9 +72,9 @@ def test_corrupt_newest_checkpoint_falls_back_to_previous(tmp_path):
         f.write(b"not a checkpoint")
   loop.run(cfg, str(tmp_path / "run"))  # warns, resumes from epoch 1 and re-runs epoch 2
   loop.run(cfg, str(tmp_path / "straight"))
-  resumed, _ = run_utils.restore_state(cfg, str(tmp_path / "run"))
-  straight, _ = run_utils.restore_state(cfg, str(tmp_path / "straight"))
-  jax.tree.map(np.testing.assert_array_equal, straight, resumed)
+  _, resumed, _ = loop.restore(str(tmp_path / "run"))
+  _, straight, _ = loop.restore(str(tmp_path / "straight"))
+  jax.tree.map(np.testing.assert_array_equal, train.arrays(straight), train.arrays(resumed))
 
 
 def test_non_finite_loss_stops_with_one_line_and_keeps_last_good_checkpoint(tmp_path):
@@ -84,24 +82,55 @@ def test_non_finite_loss_stops_with_one_line_and_keeps_last_good_checkpoint(tmp_
   workdir = str(tmp_path)
   loop.run(cfg, workdir)
   # Poison the weights of the only checkpoint, as a numerical blow-up would, and resume.
-  state, record = run_utils.restore_state(cfg, workdir)
-  state["params"]["Dense_0"]["kernel"][0, 0, 0] = np.nan
+  _, state, record = loop.restore(workdir)
+  state.params["Dense_0"]["kernel"][0, 0, 0] = np.nan
   shutil.rmtree(os.path.join(workdir, "checkpoints", "1"))
   ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), keep=2)
-  ckpts.save(1, state, record, val_error=0.5)
+  ckpts.save(1, train.arrays(state), record, val_error=0.5)
   ckpts.close()
   with pytest.raises(FloatingPointError, match=r"^non-finite loss at epoch 2, step 1 \(member 0\), "
-                                               r"learning rate 0\.0155$"):
+                                               r"learning rate 0\.00097 per example$"):
     loop.run(_tiny(epochs=2), workdir)
   assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["1"]
-  kept, kept_record = run_utils.restore_state(cfg, workdir)
-  assert kept_record["epoch"] == 1 and np.isnan(kept["params"]["Dense_0"]["kernel"][0, 0, 0])
+  _, kept, kept_record = loop.restore(workdir)
+  assert kept_record["epoch"] == 1 and np.isnan(kept.params["Dense_0"]["kernel"][0, 0, 0])
 
 
-def test_workdir_of_another_config_is_refused(tmp_path):
+def test_workdir_of_another_config_is_refused_but_not_for_another_data_location(tmp_path):
   loop.run(_tiny(epochs=1), str(tmp_path))
   with pytest.raises(ValueError, match=r"holds a run with a different config \(fields: lr0\)"):
     loop.run(_tiny(epochs=1, lr0=5e-3), str(tmp_path))
+  # Where the digits are read from is not what is trained: the run resumes.
+  loop.run(_tiny(epochs=2, mirror=str(tmp_path / "elsewhere"), data_dir=os.environ["DEEP_SIMPLE_DATA_DIR"]),
+           str(tmp_path))
+  assert [e["epoch"] for e in _history(tmp_path)] == [1, 2]
+
+
+def test_limits_take_fixed_random_subsets_and_paper_validation_is_the_digits_trained(mnist_splits):
+  splits = data.load_splits("mnist", "paper", train_limit=5_000, eval_limit=2_000)
+  train_images, train_labels = splits["train"]
+  all_train, all_test = mnist_splits["train"], mnist_splits["test"]
+  assert len(train_labels) == 5_000 and len(splits["validation"][1]) == len(splits["test"][1]) == 2_000
+  assert not np.array_equal(train_images, all_train[0][:5_000])  # not the first digits
+  # Every validation digit is one of the 5,000 training digits, and every test digit a real test digit.
+  trained = {image.tobytes() for image in train_images}
+  assert all(image.tobytes() in trained for image in splits["validation"][0])
+  test_index = {image.tobytes(): i for i, image in enumerate(all_test[0])}
+  picked = [test_index[image.tobytes()] for image in splits["test"][0]]
+  assert picked == sorted(picked) and picked[-1] > 9_000  # in order, spread over the whole test set
+  np.testing.assert_array_equal(splits["test"][1], all_test[1][picked])
+  again = data.load_splits("mnist", "paper", train_limit=5_000, eval_limit=2_000)
+  np.testing.assert_array_equal(again["test"][0], splits["test"][0])  # fixed
+
+
+def test_kept_best_checkpoint_is_the_reported_best_epoch_when_validation_errors_tie(tmp_path):
+  """At a rate of zero every epoch ties on validation error: the record reports the first epoch, and the
+  checkpoint kept as best must be that one, not the last of the ties."""
+  cfg = _tiny(epochs=5, lr0=1e-30, lr_min=0.0, keep_checkpoints=1)
+  results = loop.run(cfg, str(tmp_path))
+  errors = [e["validation_selected_error"] for e in _history(tmp_path)]
+  assert len(set(errors)) == 1 and results["selected"]["best_validation_epoch"] == 1
+  assert sorted(os.listdir(tmp_path / "checkpoints")) == ["1", "5"]  # the best and the newest
 
 
 @pytest.mark.parametrize("field, value, message", [

@@ -77,11 +77,12 @@ def test_rows_hold_the_papers_numbers_and_the_runs_results(request, fixture, run
   assert row["paper"] == PAPER[run]
   for key in ("test_error_at_best_validation", "best_test_error", "best_validation_epoch", "validation_error"):
     assert row[key] == results["selected"][key]
-  for key in ("misclassified_at_best_validation", "epochs", "batch_size", "mode", "hidden", "members", "device",
-              "device_count", "date"):
+  for key in ("misclassified_at_best_validation", "epochs", "batch_size", "mode", "architecture", "members",
+              "device", "device_count", "date", "train_digits", "test_digits"):
     assert row[key] == results[key]
+  assert row["weights_per_member"] == results["parameters_per_member"]
   assert row["train_seconds"] == results["wall_seconds"] and row["run_seconds"] > row["train_seconds"]
-  assert (row["epochs"], row["members"], row["hidden"]) == (epochs, members, hidden)
+  assert (row["epochs"], row["members"], row["architecture"]) == (epochs, members, "-".join(map(str, hidden + [10])))
   assert (row["batch_size"], row["mode"], row["train_digits"], row["test_digits"]) == (32, "mini-batch", 1000, 500)
   assert row["date"] == datetime.date.today().isoformat() and row["device"] == "cpu"
   # 29x29 = 841 inputs and a bias per unit, as in the paper's weight counts.
@@ -104,11 +105,11 @@ def test_markdown_rows_fill_every_column(extended):
     assert len(cells) == columns and all(cells)
   net1 = [c.strip() for c in rows[0].strip("|").split("|")]
   row = table["rows"][0]
-  assert net1[:5] == ["net1", "2010 net 1", "50-25", "1.34 M", f"{row['weights_per_member'] / 1e6:.2f} M"]
+  assert net1[:5] == ["net1", "2010 net 1", "50-25-10", "1.34 M", f"{row['weights_per_member'] / 1e6:.2f} M"]
   assert net1[5:8] == ["0.49%", f"{row['test_error_at_best_validation']:.2%}", "0.44%"]
   assert net1[-1] == "[curve](net1_learning_curve.png), [errors](net1_misclassified.png)"
   mlp7 = [c.strip() for c in rows[1].strip("|").split("|")]
-  assert mlp7[2] == "7 × 125-100-75-50-25" and mlp7[7] == "not reported"
+  assert mlp7[2] == "7 × 125-100-75-50-25-10" and mlp7[7] == "not reported"
 
 
 @pytest.mark.parametrize("args, message", [

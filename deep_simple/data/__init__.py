@@ -14,5 +14,5 @@ from deep_simple.data.npm_source import NpmSource
 from deep_simple.data.preprocess import pad_to_29, to_signed, to_unit
 from deep_simple.data.registry import DATASETS, FASHION_MNIST, MNIST, SPLIT_FILES, Dataset, FileSpec
 from deep_simple.data.sources import HttpSource, MirrorSource, SourceError
-from deep_simple.data.splits import HOLDOUT_SIZE, PROTOCOLS, load, load_splits
+from deep_simple.data.splits import HOLDOUT_SIZE, PROTOCOLS, load, load_splits, subset
 from deep_simple.data.tfds_source import TfdsSource

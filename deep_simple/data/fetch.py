@@ -13,9 +13,9 @@ import sys
 from absl import app
 from absl import flags
 import numpy as np
-from matplotlib.figure import Figure
 
 from deep_simple import data
+from deep_simple import plots
 
 FLAGS = flags.FLAGS
 _GRID = (4, 10)  # rows x columns of sample images
@@ -48,14 +48,10 @@ def _counts(labels_N, names) -> str:
 
 
 def _write_samples(path: pathlib.Path, images_Nx28x28, labels_N, names) -> None:
-  rows, cols = _GRID
-  figure = Figure(figsize=(cols, rows * 1.15))
-  for ax, image, label in zip(figure.subplots(rows, cols).flat, images_Nx28x28[:rows * cols], labels_N):
-    ax.imshow(image, cmap="gray_r", vmin=0, vmax=255)
-    ax.set_title(names[label], fontsize=8)
-    ax.set_axis_off()
+  count = _GRID[0] * _GRID[1]
   path.parent.mkdir(parents=True, exist_ok=True)
-  figure.savefig(path, dpi=80, bbox_inches="tight")
+  plots.digit_grid(images_Nx28x28[:count], str(path), captions=[names[label] for label in labels_N[:count]],
+                   columns=_GRID[1])
 
 
 def main(argv):

@@ -11,6 +11,7 @@ from deep_simple.data import registry
 
 PROTOCOLS = ("paper", "holdout")
 HOLDOUT_SIZE = 10_000  # "holdout": the last 10k training digits validate, the first 50k train
+SUBSET_SEED = 2010
 
 
 def load(dataset: "str | registry.Dataset" = "mnist", split: str = "train", data_dir=None,
@@ -25,24 +26,39 @@ def load(dataset: "str | registry.Dataset" = "mnist", split: str = "train", data
 
 
 def load_splits(dataset: "str | registry.Dataset" = "mnist", protocol: str = "paper", data_dir=None,
-                mirror=None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+                mirror=None, train_limit: int = 0, eval_limit: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
   """{"train", "validation", "test"} -> (images_Nx28x28 uint8, labels_N int32), read-only.
 
   "paper": train on all 60k training digits (distorted by the trainer); validate on the same
   digits undistorted. "holdout": train on the first 50k, validate on the last 10k.
+  train_limit / eval_limit > 0 keep that many digits of the training / validation and test splits, a fixed
+  random subset of each (`subset`); under "paper" the validation digits are then drawn from the training
+  digits actually used.
   """
   if protocol not in PROTOCOLS:
     raise ValueError(f"unknown protocol {protocol!r}, expected one of {', '.join(PROTOCOLS)}")
-  train = load(dataset, "train", data_dir, mirror)
-  test = load(dataset, "test", data_dir, mirror)
+  images, labels = load(dataset, "train", data_dir, mirror)
   if protocol == "paper":
-    return {"train": train, "validation": train, "test": test}
-  images, labels = train
-  return {
-      "train": (images[:-HOLDOUT_SIZE], labels[:-HOLDOUT_SIZE]),
-      "validation": (images[-HOLDOUT_SIZE:], labels[-HOLDOUT_SIZE:]),
-      "test": test,
-  }
+    train = validation = subset((images, labels), train_limit)
+  else:
+    train = subset((images[:-HOLDOUT_SIZE], labels[:-HOLDOUT_SIZE]), train_limit)
+    validation = images[-HOLDOUT_SIZE:], labels[-HOLDOUT_SIZE:]
+  return {"train": train, "validation": subset(validation, eval_limit),
+          "test": subset(load(dataset, "test", data_dir, mirror), eval_limit)}
+
+
+def subset(split: tuple[np.ndarray, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+  """n digits of `split` drawn at random by a fixed seed, in their original order (n = 0: all of them).
+
+  Random, not the first n: MNIST's first test digits are harder than the rest (a net measured at 2.30 % on
+  the first 2,000 test digits erred on 1.71 % of all 10,000). Fixed, so every run with the same n sees the
+  same digits.
+  """
+  images, labels = split
+  if not n or n >= len(labels):
+    return images, labels
+  index = np.sort(np.random.default_rng(SUBSET_SEED).choice(len(labels), n, replace=False))
+  return images[index], labels[index]
 
 
 @functools.lru_cache(maxsize=4)

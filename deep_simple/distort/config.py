@@ -31,4 +31,4 @@ def check(cfg) -> None:
            ("alpha_range", lambda r: len(r) == 2 and 0 <= r[0] <= r[1], "(low, high) with 0 <= low <= high")]
   for name, ok, rule in rules:
     if not ok(cfg[name]):
-      raise ValueError(f"distort config: {name} must be {rule}, got {cfg[name]}")
+      raise ValueError(f"distort.{name} must be {rule}, got {cfg[name]}")

@@ -1,0 +1,114 @@
+"""The run config: every field a run depends on, its defaults, and its validation, in one place.
+
+    cfg = config.base_config()            # net 1 of Ciresan et al. 2010, online, 800 epochs
+    cfg = config.base_config("mlp")       # the same; another registered family gets its own model fields
+    config.validate(cfg)                  # one-line ValueError naming the first field that cannot work
+
+Preset files (experiments/configs/*.py) start from `base_config` and set what differs.
+"""
+
+import ml_collections
+
+from deep_simple import data
+from deep_simple import distort
+from deep_simple import models
+
+LOSSES = ("cross_entropy", "squared_error")
+INPUT_RANGES = ("signed", "unit")
+LR_SCALINGS = ("linear", "none")
+RULES = ("mean", "vote")
+# Fields that say where the data comes from, not what is trained: a run folder's identity ignores them.
+LOCATION_FIELDS = ("data_dir", "mirror")
+
+
+def base_config(model: str = "mlp") -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.name = ""
+  c.seed = 0
+
+  # Data. Empty data_dir / mirror fall back to DEEP_SIMPLE_DATA_DIR / DEEP_SIMPLE_MNIST_MIRROR.
+  c.dataset = "mnist"
+  c.data_dir = ""
+  c.mirror = ""
+  c.protocol = "paper"  # Ciresan et al. 2010: validate on the undistorted training digits; or "holdout".
+  c.train_limit = 0  # Train on n digits only, a fixed random subset (0: all).
+  c.eval_limit = 0  # Validate and test on n digits only, fixed random subsets (0: all).
+  c.pad_to_29 = True  # Ciresan et al. 2010: 29x29 inputs (841 weights per first-layer unit).
+  c.input_range = "signed"  # Ciresan et al. 2010: pixels mapped to [-1, 1]; or "unit" for [0, 1].
+
+  # Model: `name` picks the family (deep_simple/models), the other fields are the family's own.
+  c.model = models.default_config(model)
+
+  # Training: online back-propagation with a per-epoch decaying rate.
+  c.loss = "cross_entropy"  # Or "squared_error" on the scaled-tanh outputs (the paper-era loss).
+  c.batch_size = 1  # Ciresan et al. 2010: one update per image.
+  c.lr0 = 1e-3  # Ciresan et al. 2010 [recalled], per example.
+  c.lr_decay = 0.97  # Ciresan et al. 2010 [recalled]: rate multiplied by 0.97 after every epoch...
+  c.lr_min = 1e-6  # ... down to 1e-6 [recalled].
+  c.lr_scaling = "linear"  # A batch of B digits steps B times the per-example rate; or "none".
+  c.momentum = 0.0
+  c.ema_decay = 0.0  # > 0 also evaluates a Polyak (exponential moving) average of the weights.
+  c.epochs = 800  # Ciresan et al. 2010: up to 800 epochs.
+
+  # Fresh affine + elastic distortions of every training digit, every epoch.
+  c.augment = True
+  c.distort = distort.default_config()
+
+  # Committee: size 1 is a single net. Empty tuples mean "the same for every member".
+  c.committee = ml_collections.ConfigDict()
+  c.committee.size = 1
+  c.committee.widths = ()  # MCDNN digit widths per member (0: original digits).
+  c.committee.lr0 = ()
+  c.committee.lr_decay = ()
+  c.committee.rule = "mean"  # Mean of the softmax outputs (the papers' rule), or "vote".
+
+  # Engineering.
+  c.block_images = 10_000  # Digits distorted at once inside an epoch: bounds device memory.
+  c.eval_batch = 10_000
+  c.checkpoint_every = 1  # Epochs.
+  c.keep_checkpoints = 2  # The newest ones; the checkpoint of the best validation epoch is kept as well.
+  return c
+
+
+def input_size(cfg) -> int:
+  """Side of the square images the model takes."""
+  return 29 if cfg.pad_to_29 else 28
+
+
+def num_classes(cfg) -> int:
+  return len(data.registry.get(cfg.dataset).label_names)
+
+
+def validate(cfg) -> None:
+  """Rejects a config that cannot run, in one line, before anything is loaded or written."""
+  choices = [("loss", cfg.loss, LOSSES), ("input_range", cfg.input_range, INPUT_RANGES),
+             ("lr_scaling", cfg.lr_scaling, LR_SCALINGS), ("protocol", cfg.protocol, data.PROTOCOLS),
+             ("dataset", cfg.dataset, tuple(data.DATASETS)), ("committee.rule", cfg.committee.rule, RULES)]
+  for field, value, allowed in choices:
+    if value not in allowed:
+      raise ValueError(f"config.{field} must be one of {', '.join(allowed)}; got {value!r}")
+  positive = ("batch_size", "epochs", "lr0", "lr_decay", "checkpoint_every", "keep_checkpoints",
+              "block_images", "eval_batch")
+  for field in positive:
+    if not cfg[field] > 0:
+      raise ValueError(f"config.{field} must be positive; got {cfg[field]!r}")
+  if not (cfg.lr_decay <= 1 and 0 <= cfg.lr_min and 0 <= cfg.momentum < 1 and 0 <= cfg.ema_decay < 1):
+    raise ValueError("config needs lr_decay <= 1, lr_min >= 0, 0 <= momentum < 1 and 0 <= ema_decay < 1; got "
+                     f"{cfg.lr_decay}, {cfg.lr_min}, {cfg.momentum}, {cfg.ema_decay}")
+  if cfg.train_limit < 0 or cfg.eval_limit < 0:
+    raise ValueError("config.train_limit and config.eval_limit must be >= 0 (0 means all digits)")
+  if cfg.committee.size < 1:
+    raise ValueError(f"config.committee.size must be at least 1; got {cfg.committee.size}")
+  for field in ("widths", "lr0", "lr_decay"):
+    values = tuple(cfg.committee[field])
+    if values and len(values) != cfg.committee.size:
+      raise ValueError(f"config.committee.{field} has {len(values)} values for {cfg.committee.size} members")
+  size = input_size(cfg)
+  for w in cfg.committee.widths:
+    if not (isinstance(w, int) and 0 <= w <= size):
+      raise ValueError(f"config.committee.widths must be integers in [0, {size}] (0: original); got {w!r}")
+  try:
+    distort.check_config(cfg.distort)
+  except ValueError as e:
+    raise ValueError(f"config.{e}") from None
+  models.check(cfg.model, size)

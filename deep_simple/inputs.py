@@ -1,0 +1,57 @@
+"""The one input contract of the train step, the training epoch and prediction.
+
+    images: B x S x S, S = 29 with config.pad_to_29 (the paper's inputs), else 28;
+            uint8 pixels (0-255) or floating pixels in [0, 1]; background 0.
+    labels: integers, shape B.
+
+The model's own input range (config.input_range: [-1, 1] or [0, 1]) is applied inside, so every function
+takes digits as they come from `deep_simple.data` (uint8) or from `deep_simple.distort` (floating).
+Shapes and dtypes are checked when a function is traced, so also under `jax.jit`; value ranges can only be
+checked on concrete arrays, outside `jit`.
+"""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from deep_simple import config
+from deep_simple import data
+
+
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+  size: int  # Side of the square images.
+  signed: bool  # Model range [-1, 1] (else [0, 1]).
+
+  @classmethod
+  def from_config(cls, cfg) -> "Inputs":
+    return cls(config.input_size(cfg), cfg.input_range == "signed")
+
+  def check(self, images, labels=None, where: str = "train_step") -> None:
+    """One-line ValueError saying what was expected, for a wrong shape, dtype or (concrete) range."""
+    shape = tuple(images.shape)
+    if len(shape) != 3 or shape[1:] != (self.size, self.size):
+      raise ValueError(f"{where}: expected images of shape B x {self.size} x {self.size} "
+                       f"(config.pad_to_29 = {self.size == 29}); got {shape}")
+    floating = jnp.issubdtype(images.dtype, jnp.floating)
+    if images.dtype != np.uint8 and not floating:
+      raise ValueError(f"{where}: expected uint8 pixels (0-255) or floating pixels in [0, 1]; got {images.dtype}")
+    if labels is not None and (tuple(labels.shape) != shape[:1] or not jnp.issubdtype(labels.dtype, jnp.integer)):
+      raise ValueError(f"{where}: expected {shape[0]} integer labels; got {labels.dtype} {tuple(labels.shape)}")
+    if floating and shape[0] and not isinstance(images, jax.core.Tracer):
+      low, high = float(images.min()), float(images.max())
+      if low < 0 or high > 1:
+        raise ValueError(f"{where}: expected floating pixels in [0, 1] (or uint8 0-255); got values in "
+                         f"[{low:.3g}, {high:.3g}]")
+
+  @staticmethod
+  def to_unit(images):
+    """float32 pixels in [0, 1]."""
+    return data.to_unit(images) if images.dtype == np.uint8 else images.astype(jnp.float32)
+
+  def to_model(self, images):
+    """float32 pixels in the model's range."""
+    unit = self.to_unit(images)
+    return data.to_signed(unit) if self.signed else unit

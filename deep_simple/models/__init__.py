@@ -1,0 +1,74 @@
+"""Model families and their registry: `config.model.name` picks the family, its other fields configure it.
+
+A family is a module (or any object) with four functions:
+
+    config() -> ml_collections.ConfigDict         # the family's fields and their defaults
+    build(model_cfg, num_classes) -> nn.Module     # maps images_BxHxW (model range) to logits_BxK
+    check(model_cfg, input_size) -> None           # one-line ValueError for fields that cannot work
+    describe(model_cfg, num_classes) -> str        # the architecture in a table cell, e.g. "1000-500-10"
+
+Adding a family is a new file beside mlp.py, one line in FAMILIES, and a preset file in experiments/configs/.
+Code outside this package knows models only through the functions below.
+"""
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from deep_simple.models import mlp
+
+FAMILIES = {
+    "mlp": mlp,
+}
+_PARTS = ("config", "build", "check", "describe")
+
+
+def register(name: str, family) -> None:
+  """Adds (or replaces) a family at run time, e.g. from a config file outside this package."""
+  missing = [part for part in _PARTS if not callable(getattr(family, part, None))]
+  if missing:
+    raise TypeError(f"model family {name!r} lacks {', '.join(missing)}")
+  FAMILIES[name] = family
+
+
+def family(name: str):
+  if name not in FAMILIES:
+    raise ValueError(f"config.model.name must be one of {', '.join(FAMILIES)}; got {name!r}")
+  return FAMILIES[name]
+
+
+def default_config(name: str) -> ml_collections.ConfigDict:
+  """`config.model` of family `name`: its name and its fields with their defaults."""
+  cfg = ml_collections.ConfigDict({"name": name})
+  cfg.update(family(name).config())
+  return cfg
+
+
+def check(model_cfg, input_size: int) -> None:
+  """One-line ValueError unless `model_cfg` has exactly its family's fields, each with a workable value."""
+  fields = set(model_cfg) - {"name"}
+  expected = set(family(model_cfg.name).config())
+  if fields != expected:
+    extra, missing = sorted(fields - expected), sorted(expected - fields)
+    raise ValueError(f"config.model has the fields of another family than {model_cfg.name!r}: "
+                     f"unknown {extra or 'none'}, missing {missing or 'none'}")
+  family(model_cfg.name).check(model_cfg, input_size)
+
+
+def build(model_cfg, num_classes: int):
+  return family(model_cfg.name).build(model_cfg, num_classes)
+
+
+def describe(model_cfg, num_classes: int) -> str:
+  return family(model_cfg.name).describe(model_cfg, num_classes)
+
+
+def param_count(params) -> int:
+  return sum(x.size for x in jax.tree.leaves(params))
+
+
+def count_params(model_cfg, input_size: int, num_classes: int) -> int:
+  """Weights and biases of one net, from the parameters' shapes (nothing is allocated)."""
+  shapes = jax.eval_shape(build(model_cfg, num_classes).init, jax.random.key(0),
+                          jnp.zeros((1, input_size, input_size), jnp.float32))
+  return param_count(shapes["params"])
