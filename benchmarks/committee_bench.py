@@ -115,7 +115,7 @@ def main(argv=None) -> list:
                          "ratio: committee s over peer s, same run, same digits, timed in turns "
                          "(< 1: committee faster).",
                      ])
-  return rows
+  return common.save_rows(args, rows)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ faster than the peer). `benchmarks.run_all` gathers those three keys into its co
 import argparse
 import datetime
 import importlib.metadata
+import json
 import os
 import platform
 import statistics
@@ -26,12 +27,13 @@ TRAIN_DIGITS = 60_000  # One epoch of the paper: all of MNIST's training digits.
 
 
 def parse_args(argv, description: str, default_repeats: dict) -> argparse.Namespace:
-  """`--size` (quick: smoke test, cpu: a 2-core machine, gpu: the paper's sizes) and `--repeats`."""
+  """`--size` (quick: smoke test, cpu: a 2-core machine, gpu: the paper's sizes), `--repeats`, `--rows_json`."""
   parser = argparse.ArgumentParser(description=description)
   parser.add_argument("--size", choices=SIZES, default="cpu",
                       help="quick: seconds, for tests; cpu: small nets and digits; gpu: net 4 on 60,000 digits")
   parser.add_argument("--repeats", type=int, default=None,
                       help=f"timed runs after the warm-up; default {default_repeats}")
+  parser.add_argument("--rows_json", default=None, help="also write the rows to this JSON file (run_all)")
   args = parser.parse_args(argv)
   if args.repeats is None:
     args.repeats = default_repeats[args.size]
@@ -86,14 +88,31 @@ def per_epoch(seconds: float, digits: int) -> float:
   return seconds * TRAIN_DIGITS / digits
 
 
+def threads() -> int:
+  """The CPU cores this process may run on: JAX's threads, and the PyTorch peers' (`optional_torch`)."""
+  return len(os.sched_getaffinity(0))
+
+
 def optional_torch():
-  """(torch, torchvision.transforms.v2), or None where PyTorch or torchvision is not installed."""
+  """(torch, torchvision.transforms.v2), or None where they are not installed; torch uses `threads()` threads,
+  so a peer runs on as many cores as JAX does."""
   try:
     import torch  # pylint: disable=import-outside-toplevel
     from torchvision.transforms import v2  # pylint: disable=import-outside-toplevel
   except ImportError:
     return None
+  torch.set_num_threads(threads())
   return torch, v2
+
+
+def save_rows(args: argparse.Namespace, rows: list) -> list:
+  """Marks `rows` with the cores they ran on and writes them to --rows_json when given (run_all reads them
+  back); returns them."""
+  rows = [dict(row, cores=threads()) for row in rows]
+  if args.rows_json:
+    with open(args.rows_json, "w") as f:
+      json.dump(rows, f)
+  return rows
 
 
 def _version(package: str) -> str:
@@ -120,6 +139,7 @@ def machine() -> dict:
       "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
       "cpu": _cpu_model(),
       "cores": os.cpu_count(),
+      "cores used": threads(),
       "jax devices": f"{len(devices)} x {devices[0].device_kind} ({devices[0].platform})",
       "python": platform.python_version(),
       "jax": _version("jax"),

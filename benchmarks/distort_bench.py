@@ -83,7 +83,7 @@ def main(argv=None) -> list:
   runs = {"scipy": scipy_run(images[:peer_digits], labels[:peer_digits], cfg)}
   torch_modules = common.optional_torch()
   if torch_modules is not None:
-    torch_modules[0].set_num_threads(1)  # One data-loader worker; its default spins on every core.
+    torch_modules[0].set_num_threads(1)  # One data-loader worker distorts one image at a time.
     runs["torchvision"] = torchvision_run(images[:peer_digits], cfg, torch_modules)
   runs.update({batch: jax_run(images[:batch], labels[:batch], cfg) for batch in batches})
   seconds = common.timed(runs, args.repeats)  # Interleaved: a busy spell hits every case alike.
@@ -105,12 +105,12 @@ def main(argv=None) -> list:
   title = f"Distortion, {args.size} size: digits/s, JAX batch vs per-image peers"
   common.print_table(title, rows, COLUMNS, notes=[
       f"Peers distort {peer_digits} digits one by one on one CPU thread, like a data-loader worker; "
-      f"JAX runs on {info['jax devices']}, {info['cores']} CPU cores.",
+      f"JAX runs on {info['jax devices']}, {info['cores used']} CPU core(s).",
       f"s: best of {args.repeats} warm runs, the cases taking turns.",
       "ratio: time per digit over the peer's (< 1: faster); speed-up: 1 / ratio.",
       *common.format_machine(info).splitlines(),
   ])
-  return rows
+  return common.save_rows(args, rows)
 
 
 if __name__ == "__main__":

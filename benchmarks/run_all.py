@@ -2,20 +2,27 @@
 
     python -m benchmarks.run_all [--quick | --size=cpu|gpu] [--repeats=N]     (`make bench`)
 
-Each benchmark prints its own table first; the combined table at the end repeats every comparison row (this
-case's time over its peer's, < 1: faster than the peer) under the machine it ran on and the date.
+Each benchmark runs in a process of its own, first on every core of the machine, then (CPU sizes, for the
+benchmarks whose peers run on CPU threads) pinned to one core: both sides of a comparison always run on the
+same cores, so no row is tilted by thread counts. Each benchmark prints its own table; the combined table at
+the end repeats every comparison row (this case's time over its peer's, < 1: faster than the peer) with the
+cores it ran on, under the machine and the date.
 """
 
 import argparse
+import json
+import os
+import subprocess
 import sys
+import tempfile
 
-from benchmarks import committee_bench
+import benchmarks
 from benchmarks import common
-from benchmarks import distort_bench
-from benchmarks import train_bench
 
-BENCHMARKS = {"distort": distort_bench.main, "train": train_bench.main, "committee": committee_bench.main}
-COLUMNS = ["benchmark", "case", "net", "peer", "ratio"]
+BENCHMARKS = {"distort": "benchmarks.distort_bench", "train": "benchmarks.train_bench",
+              "committee": "benchmarks.committee_bench"}
+ONE_CORE = ("distort", "train")  # Peers on CPU threads: also measured with both sides on one core.
+COLUMNS = ["benchmark", "cores", "case", "net", "peer", "ratio"]
 
 
 def benchmark_args(argv) -> list:
@@ -31,19 +38,43 @@ def benchmark_args(argv) -> list:
   return [f"--size={args.size}"] + ([f"--repeats={args.repeats}"] if args.repeats is not None else [])
 
 
-def combine(results: dict) -> list:
-  """{benchmark: rows} -> one row per comparison: benchmark, case, net, peer, ratio."""
+def plan(forwarded: list) -> list:
+  """[(benchmark, cores)] in order: every benchmark on all cores; then on one core, on a CPU size."""
+  all_cores = [(name, None) for name in BENCHMARKS]
+  return all_cores + ([] if "--size=gpu" in forwarded else [(name, 1) for name in ONE_CORE])
+
+
+def run_benchmark(name: str, forwarded: list, cores=None) -> list:
+  """The rows of benchmark `name` run in a fresh process, on its first `cores` cores (None: all of them).
+
+  The process pins itself before JAX or PyTorch start (benchmarks/__init__.py), so all their threads do too.
+  """
+  env = dict(os.environ)
+  env.pop(benchmarks.CORES_ENV, None)
+  if cores is not None:
+    env[benchmarks.CORES_ENV] = str(cores)
+  with tempfile.TemporaryDirectory() as folder:
+    rows_json = os.path.join(folder, "rows.json")
+    subprocess.run([sys.executable, "-m", BENCHMARKS[name], *forwarded, f"--rows_json={rows_json}"],
+                   check=True, env=env)
+    with open(rows_json) as f:
+      return json.load(f)
+
+
+def combine(results: list) -> list:
+  """[(benchmark, rows)] -> one row per comparison: benchmark, cores, case, net, peer, ratio."""
   return [{"benchmark": name, **{key: row.get(key) for key in COLUMNS[1:]}}
-          for name, rows in results.items() for row in rows if "ratio" in row]
+          for name, rows in results for row in rows if "ratio" in row]
 
 
 def main(argv=None) -> list:
   forwarded = benchmark_args(argv)
   info = common.machine()  # Before the runs: the date is when they started.
-  results = {name: bench(forwarded) for name, bench in BENCHMARKS.items()}
+  results = [(name, run_benchmark(name, forwarded, cores)) for name, cores in plan(forwarded)]
   rows = combine(results)
   common.print_table(f"All benchmarks ({' '.join(forwarded)}): time / peer time, same run", rows, COLUMNS,
-                     notes=common.format_machine(info).splitlines())
+                     notes=["cores: the CPU cores both sides ran on (the distortion peers always use one "
+                            "thread, like a data-loader worker)."] + common.format_machine(info).splitlines())
   return rows
 
 

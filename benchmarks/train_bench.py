@@ -150,19 +150,17 @@ def measure(mode: Mode, distorted: bool, torch_modules, repeats: int) -> dict:
 def main(argv=None) -> list:
   args = common.parse_args(argv, __doc__.splitlines()[0], REPEATS)
   torch_modules = common.optional_torch()
-  on_cpu = torch_modules is not None and not torch_modules[0].cuda.is_available()
-  if on_cpu:
-    # Its default of one OpenMP thread per core spins against every other process on a shared machine.
-    torch_modules[0].set_num_threads(1)
   rows = [measure(mode, distorted, torch_modules, args.repeats)
           for mode in SIZES[args.size] for distorted in (True, False)]
-  common.print_table(f"Training epoch, {args.size} size: JAX train_epoch vs PyTorch eager", rows, COLUMNS, notes=[
+  threads = common.threads()
+  common.print_table(f"Training epoch, {args.size} size, {threads} core(s): JAX train_epoch vs PyTorch eager",
+                     rows, COLUMNS, notes=[
       "s: best of the timed epochs (warm); s/60k: s x 60,000 / digits, linear extrapolation to a full epoch.",
       "ratio: JAX s/60k over PyTorch s/60k (< 1: JAX faster). Distorted rows include distorting every digit.",
-      "PyTorch: eager, torchvision v2 RandomAffine + ElasticTransform per image in the main process"
-      + (", torch.set_num_threads(1)." if on_cpu else "."),
+      f"Both sides run on the same {threads} CPU core(s) (torch.set_num_threads({threads})); PyTorch: eager, "
+      "torchvision v2 RandomAffine + ElasticTransform per image in the main process.",
   ])
-  return rows
+  return common.save_rows(args, rows)
 
 
 if __name__ == "__main__":

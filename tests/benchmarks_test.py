@@ -19,11 +19,14 @@ from benchmarks import train_bench
 QUICK = run_all.benchmark_args(["--quick"])
 
 
+MAINS = {"distort": distort_bench.main, "train": train_bench.main, "committee": committee_bench.main}
+
+
 @pytest.fixture(scope="module")
 def quick_runs():
   """{benchmark: (rows, printed text)} from one real quick run of each benchmark's main()."""
   runs = {}
-  for name, bench in run_all.BENCHMARKS.items():
+  for name, bench in MAINS.items():
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
       rows = bench(list(QUICK))
@@ -108,21 +111,30 @@ def test_committee_bench_compares_with_one_member_and_members_in_a_row(quick_run
 
 
 def test_run_all_combines_every_comparison_under_the_machine(quick_runs, monkeypatch, capsys):
-  # The benchmarks already ran above: run_all gets their real rows back instead of running them twice.
-  def replay(name):
-    def bench(argv):
-      assert argv == QUICK
-      return quick_runs[name][0]
-    return bench
+  # The benchmarks already ran above: run_all gets their real rows back instead of running them again.
+  planned = []
 
-  for name in run_all.BENCHMARKS:
-    monkeypatch.setitem(run_all.BENCHMARKS, name, replay(name))
+  def replay(name, forwarded, cores=None):
+    assert forwarded == QUICK
+    planned.append((name, cores))
+    return [dict(row, cores=cores or 2) for row in quick_runs[name][0]]
+
+  monkeypatch.setattr(run_all, "run_benchmark", replay)
   rows = run_all.main(["--quick"])
-  expected = [(name, r["case"], r["peer"]) for name, (bench_rows, _) in quick_runs.items()
-              for r in bench_rows if "ratio" in r]
-  assert [(r["benchmark"], r["case"], r["peer"]) for r in rows] == expected
+  assert planned == [("distort", None), ("train", None), ("committee", None), ("distort", 1), ("train", 1)]
+  expected = [(name, cores or 2, r["case"], r["peer"]) for name, cores in planned
+              for r in quick_runs[name][0] if "ratio" in r]
+  assert [(r["benchmark"], r["cores"], r["case"], r["peer"]) for r in rows] == expected
   assert all(r["ratio"] is None or (math.isfinite(r["ratio"]) and r["ratio"] > 0) for r in rows)
   text = capsys.readouterr().out
   _assert_printed(rows, text, run_all.COLUMNS)
-  for key in ("date", "cpu", "cores", "jax devices", "jax", "torch"):
+  for key in ("date", "cpu", "cores", "cores used", "jax devices", "jax", "torch"):
     assert f"\n- {key}: " in text
+  assert [name for name, _ in run_all.plan(["--size=gpu"])] == list(run_all.BENCHMARKS)  # no one-core runs
+
+
+def test_a_benchmark_pinned_to_one_core_runs_there_in_its_own_process(mnist_dir):
+  del mnist_dir  # fetched once here, not by the subprocess
+  rows = run_all.run_benchmark("committee", QUICK, cores=1)
+  assert rows and all(row["cores"] == 1 for row in rows)
+  assert [row["case"] for row in rows] == [row["case"] for row in run_all.run_benchmark("committee", QUICK)]
