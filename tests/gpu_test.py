@@ -14,11 +14,13 @@ import pytest
 
 from experiments.configs import gpu_plans
 from experiments.gpu import packages
-from experiments.gpu import prep
-from experiments.gpu import run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARGIN_S = 10  # Past the budget: the runner's own start-up and exit (its commands stay within the budget).
+# `make gpu-dry` gives 2 minutes: on an idle 2-core machine the run ends after ~75 s, its quick benchmarks
+# (~30 s) given ~55 s. 3 minutes here keep them whole on a machine shared with other jobs; the run still
+# ends when its last step does.
+DRY_MINUTES = 3
 PLAN = gpu_plans.PLANS["net4_8min"]
 
 
@@ -44,13 +46,14 @@ def _scratch(folder):
 @pytest.fixture(scope="module")
 def dry(tmp_path_factory, mnist_dir):
   del mnist_dir  # fetched once here, not by the subprocesses
-  return _run(tmp_path_factory.mktemp("gpu") / "out", 2)
+  return _run(tmp_path_factory.mktemp("gpu") / "out", DRY_MINUTES)
 
 
 def test_dry_run_writes_every_file_within_its_budget(dry):
   done, seconds, record, folder = dry
   assert done.returncode == 0, done.stderr
-  assert seconds <= 120 + MARGIN_S and record["seconds"] <= record["budget_seconds"] <= 120
+  budget_s = 60 * DRY_MINUTES
+  assert seconds <= budget_s + MARGIN_S and record["seconds"] <= record["budget_seconds"] == budget_s
   assert os.path.basename(folder) == f"{record['date']}-cpu" and record["dry"]
   steps = ["packages", "check", "versions", "data"] + [s.name for s in PLAN.steps]
   assert [(c["name"], c["status"]) for c in record["commands"]] == [(name, "finished") for name in steps]
@@ -102,10 +105,10 @@ def test_a_step_that_would_overrun_is_cut_and_the_prepared_folder_is_used(tmp_pa
   _wheel(prepared / "wheels")
   shutil.copytree(mnist_dir, prepared / "mnist", ignore=shutil.ignore_patterns("*.png"))
   before = sorted(os.listdir(prepared / "mnist"))
-  # 45 s: set-up takes ~10 s, so the quick benchmarks (~30 s) get ~15 s and are cut.
-  done, seconds, record, folder = _run(tmp_path / "out", 0.75, f"--prepared={prepared}")
+  # 60 s: set-up takes ~10 s, so the quick benchmarks (~30 s on an idle machine) get ~22 s and are cut.
+  done, seconds, record, folder = _run(tmp_path / "out", 1, f"--prepared={prepared}")
   assert done.returncode == 0, done.stderr
-  assert seconds <= 45 + MARGIN_S and record["seconds"] <= record["budget_seconds"]
+  assert seconds <= 60 + MARGIN_S and record["seconds"] <= record["budget_seconds"] == 60
   status = {c["name"]: c["status"] for c in record["commands"]}
   assert status["install"] == "finished" and status["data"] == "finished"
   bench = next(c for c in record["commands"] if c["name"] == "bench")
@@ -138,9 +141,9 @@ def test_bad_flags_are_one_line_and_write_nothing(tmp_path, args, message):
 
 
 def test_dry_args_replace_the_same_flag_or_are_appended():
-  assert run.with_overrides(("--size=gpu", "--repeats=3"), ("--size=quick",)) == ("--repeats=3", "--size=quick")
-  assert run.with_overrides(("--recipes=b32", "--out={out}"), ("--tiny",)) == ("--recipes=b32", "--out={out}",
-                                                                             "--tiny")
+  step = gpu_plans.Step("s", "m", ("--size=gpu", "--repeats=3"), 1.0, dry_args=("--size=quick", "--tiny"))
+  assert step.arguments(dry=False) == ("--size=gpu", "--repeats=3")
+  assert step.arguments(dry=True) == ("--repeats=3", "--size=quick", "--tiny")
 
 
 def test_plans_are_complete():
@@ -154,11 +157,11 @@ def test_prep_downloads_setup_cfg_requirements_less_what_the_machine_has(tmp_pat
   requirements = packages.install_requires()
   assert "matplotlib>=3.8" in requirements and "tensorboardX>=2.6" in requirements
   names = [packages.requirement_name(r) for r in requirements]
-  assert prep.missing_requirements(set(names[1:])) == requirements[:1]
-  assert prep.missing_requirements(set()) == requirements
+  assert packages.missing_requirements(set(names[1:])) == requirements[:1]
+  assert packages.missing_requirements(set()) == requirements
   # The list in the repository names the machine's JAX stack, so none of it is downloaded.
   assert not {"jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "absl-py", "chex", "numpy"} & {
-      packages.requirement_name(r) for r in prep.missing_requirements(packages.read_names())}
+      packages.requirement_name(r) for r in packages.missing_requirements(packages.read_names())}
   # A machine's own list (run.py writes it) read back as the device list.
   path = tmp_path / "device_packages.txt"
   path.write_text(packages.names_file("pip list\nof a machine", ["ML_Collections==1.1.0", "jax==0.11.2", "-e x"]))

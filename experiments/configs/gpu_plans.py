@@ -29,6 +29,14 @@ class Step:
   stdout: str = ""  # A file of {out} that receives the command's standard output (its tables), if any.
   results: tuple = ()  # Files of {out} the command writes whose tables summary.md repeats.
 
+  def arguments(self, dry: bool) -> tuple:
+    """args, or in the CPU form args with each of dry_args in place of the same flag or appended."""
+    if not dry:
+      return self.args
+    flag = lambda arg: arg.split("=", 1)[0]
+    replaced = {flag(a) for a in self.dry_args}
+    return tuple(a for a in self.args if flag(a) not in replaced) + self.dry_args
+
 
 @dataclasses.dataclass(frozen=True)
 class Plan:

@@ -27,6 +27,11 @@ def install_requires() -> list:
   return [line.strip() for line in parser["options"]["install_requires"].splitlines() if line.strip()]
 
 
+def missing_requirements(known: set) -> list:
+  """setup.cfg's requirements whose packages are not among `known` (canonical names)."""
+  return [r for r in install_requires() if requirement_name(r) not in known]
+
+
 def read_names(path: str = DEVICE_PACKAGES) -> set:
   """The canonical names of a device_packages.txt: one a line, `#` starts a comment."""
   with open(path) as f:

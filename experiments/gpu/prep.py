@@ -36,11 +36,6 @@ MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-image
                "t10k-labels-idx1-ubyte")
 
 
-def missing_requirements(known: set) -> list:
-  """setup.cfg's requirements whose packages are not among `known` (canonical names)."""
-  return [r for r in packages.install_requires() if packages.requirement_name(r) not in known]
-
-
 def _pip(*args) -> None:
   """pip for the GPU machine's interpreter and platform, binary wheels only."""
   target = [f"--python-version={PYTHON_VERSION}", *(f"--platform={p}" for p in PLATFORMS)]
@@ -74,7 +69,7 @@ def _inputs_line(requirements: list) -> str:
 
 def prepare_wheels(folder: str) -> list:
   """The wheel files in <folder>/wheels, downloaded unless wheels.txt says they are there already."""
-  requirements = missing_requirements(packages.read_names())
+  requirements = packages.missing_requirements(packages.read_names())
   listing, wheels = os.path.join(folder, "wheels.txt"), os.path.join(folder, "wheels")
   inputs = _inputs_line(requirements)
   if os.path.exists(listing):

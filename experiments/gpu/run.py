@@ -7,7 +7,7 @@ Reads the folder that `make gpu-prep` filled and never writes there: its wheels 
 into a scratch folder under /tmp that the steps find on PYTHONPATH, so the machine's own JAX, Flax, ...
 stay as they are; its MNIST files are the steps' mirror. Then, each as a process of its own from the
 repository root: the machine's packages (`pip list`), installing, a check that setup.cfg's requirements
-are met without network, the versions and devices, MNIST verified into the scratch cache, and the plan's
+are met without network (recorded, not fatal), the versions and devices, MNIST verified into the scratch cache, and the plan's
 steps (experiments/configs/gpu_plans.py). A step gets its share of the budget left when it starts; one
 that outlives it is stopped (SIGTERM, then SIGKILL, to its process group) and recorded as cut. Everything,
 installing included, ends within --budget_minutes. Every file is written as the run goes, so a run cut
@@ -91,13 +91,6 @@ def new_folder(out: str, name: str) -> str:
     folder = os.path.join(out, f"{name}-{n}")
   os.makedirs(folder)
   return folder
-
-
-def with_overrides(args: tuple, overrides: tuple) -> tuple:
-  """`args` with each `--flag=value` of `overrides` in place of the same flag's value, the others appended."""
-  flag = lambda arg: arg.split("=", 1)[0]
-  replaced = {flag(a) for a in overrides}
-  return tuple(a for a in args if flag(a) not in replaced) + tuple(overrides)
 
 
 def _kill_group(proc) -> None:
@@ -189,7 +182,8 @@ class Evidence:
     return record
 
   def setup(self, prepared) -> bool:
-    """The machine's packages, installing, the requirements check, versions and MNIST; False if one fails."""
+    """The machine's packages, installing, the requirements check, versions and MNIST; False if installing,
+    versions or MNIST fail: then no step could run."""
     python = [sys.executable]
     listing = os.path.join(self.scratch, "pip-list.txt")
     self._setup("packages", python + ["-m", "pip", "list", "--format=freeze"], "pip list --format=freeze", listing)
@@ -208,16 +202,7 @@ class Evidence:
           f"pip install --no-index --no-deps --target=<scratch>/site <{len(wheels)} wheels of {prepared}/wheels>"):
         return False
     requirements = packages.install_requires()
-    check = os.path.join(self.scratch, "check.txt")
-    if not self._setup("check", python + ["-m", "pip", "install", "--dry-run", "--no-index", *requirements],
-                       "pip install --dry-run --no-index <setup.cfg's install_requires>", check):
-      return False
-    with open(check) as f:
-      wanted = [line for line in f if line.startswith("Would install")]
-    if wanted:  # pip found a package to install in a local folder of its configuration: not on this machine.
-      self.records[-1].status = f"failed ({wanted[0].strip()})"
-      self.say(f"== check: {self.records[-1].status}")
-      return False
+    self._check(requirements)
     names = [packages.requirement_name(r) for r in requirements] + ["jaxlib"]
     return (self._setup("versions", python + ["-m", "experiments.gpu.versions", *names],
                         "python -m experiments.gpu.versions <setup.cfg's requirements> jaxlib",
@@ -225,6 +210,18 @@ class Evidence:
             self._setup("data", python + ["-m", "deep_simple.data.fetch", "--dataset=mnist",
                                           f"--samples_png={os.path.join(self.scratch, 'samples.png')}"],
                         "python -m deep_simple.data.fetch --dataset=mnist"))
+
+  def _check(self, requirements: list) -> None:
+    """Whether setup.cfg's requirements are met without network. Only recorded: a version outside setup.cfg's
+    range may work all the same, and a missing package fails the steps that import it."""
+    output = os.path.join(self.scratch, "check.txt")
+    if self._setup("check", [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", *requirements],
+                   "pip install --dry-run --no-index <setup.cfg's install_requires>", output):
+      with open(output) as f:
+        wanted = [line.strip() for line in f if line.startswith("Would install")]
+      if wanted:  # Found in a local folder of pip's configuration: not what the steps have.
+        self.records[-1].status = f"failed ({wanted[0]})"
+        self.say(f"== check: {self.records[-1].status}")
 
   def _setup(self, name, argv, label, stdout_path="") -> bool:
     allotted = min(SETUP_S, self.left() - END_S)
@@ -238,7 +235,7 @@ class Evidence:
       allotted = step.share * (self.left() - END_S)
       work = os.path.join(self.scratch, "work", step.name)
       budget = f"{max(allotted - step.reserve_s, 1) / 60:.2f}"
-      args = with_overrides(step.args, step.dry_args) if self.dry else step.args
+      args = step.arguments(self.dry)
       argv = [sys.executable, "-m", step.module,
               *(a.format(out=self.folder, work=work, budget_minutes=budget) for a in args)]
       label = shlex.join(["python", "-m", step.module,

@@ -13,7 +13,10 @@ import jax
 def main(names) -> None:
   print("python", platform.python_version())
   for name in names:
-    print(name, importlib.metadata.version(name))
+    try:
+      print(name, importlib.metadata.version(name))
+    except importlib.metadata.PackageNotFoundError:
+      print(name, "not installed")
   print("devices:", ", ".join(f"{d.device_kind} ({d.platform})" for d in jax.devices()))
 
 
