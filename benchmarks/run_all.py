@@ -2,8 +2,8 @@
 
     python -m benchmarks.run_all [--quick | --size=cpu|gpu] [--repeats=N]     (`make bench`)
 
-Each benchmark runs in a process of its own, first on every core of the machine, then (CPU sizes, for the
-benchmarks whose peers run on CPU threads) pinned to one core: both sides of a comparison always run on the
+Each benchmark runs in a process of its own, first on every core of the machine, then (at the CPU size, for
+the benchmarks whose peers run on CPU threads) pinned to one core: both sides of a comparison always run on the
 same cores, so no row is tilted by thread counts. Each benchmark prints its own table; the combined table at
 the end repeats every comparison row (this case's time over its peer's, < 1: faster than the peer) with the
 cores it ran on, under the machine and the date.
@@ -39,9 +39,9 @@ def benchmark_args(argv) -> list:
 
 
 def plan(forwarded: list) -> list:
-  """[(benchmark, cores)] in order: every benchmark on all cores; then on one core, on a CPU size."""
+  """[(benchmark, cores)] in order: every benchmark on all cores; then, at the CPU size, on one core."""
   all_cores = [(name, None) for name in BENCHMARKS]
-  return all_cores + ([] if "--size=gpu" in forwarded else [(name, 1) for name in ONE_CORE])
+  return all_cores + ([(name, 1) for name in ONE_CORE] if "--size=cpu" in forwarded else [])
 
 
 def run_benchmark(name: str, forwarded: list, cores=None) -> list:

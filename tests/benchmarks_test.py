@@ -121,7 +121,7 @@ def test_run_all_combines_every_comparison_under_the_machine(quick_runs, monkeyp
 
   monkeypatch.setattr(run_all, "run_benchmark", replay)
   rows = run_all.main(["--quick"])
-  assert planned == [("distort", None), ("train", None), ("committee", None), ("distort", 1), ("train", 1)]
+  assert planned == [("distort", None), ("train", None), ("committee", None)]
   expected = [(name, cores or 2, r["case"], r["peer"]) for name, cores in planned
               for r in quick_runs[name][0] if "ratio" in r]
   assert [(r["benchmark"], r["cores"], r["case"], r["peer"]) for r in rows] == expected
@@ -130,7 +130,8 @@ def test_run_all_combines_every_comparison_under_the_machine(quick_runs, monkeyp
   _assert_printed(rows, text, run_all.COLUMNS)
   for key in ("date", "cpu", "cores", "cores used", "jax devices", "jax", "torch"):
     assert f"\n- {key}: " in text
-  assert [name for name, _ in run_all.plan(["--size=gpu"])] == list(run_all.BENCHMARKS)  # no one-core runs
+  assert run_all.plan(["--size=cpu"]) == planned + [("distort", 1), ("train", 1)]
+  assert run_all.plan(["--size=gpu"]) == planned  # the peers run on the GPU
 
 
 def test_a_benchmark_pinned_to_one_core_runs_there_in_its_own_process(mnist_dir):

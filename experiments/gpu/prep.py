@@ -24,7 +24,7 @@ import urllib.parse
 from absl import app
 from absl import flags
 
-from experiments import entry
+from experiments import cli
 from experiments.gpu import packages
 
 FOLDER = flags.DEFINE_string("folder", ".gpu", "The folder to fill; `make gpu` carries it to the GPU machine.")
@@ -42,7 +42,7 @@ def _pip(*args) -> None:
   done = subprocess.run([sys.executable, "-m", "pip", *args, "--quiet", "--only-binary=:all:", *target],
                         capture_output=True, text=True, check=False)
   if done.returncode:
-    raise RuntimeError(f"pip {args[0]}: {entry.one_line(RuntimeError(done.stderr or done.stdout))}")
+    raise RuntimeError(f"pip {args[0]}: {cli.one_line(RuntimeError(done.stderr or done.stdout))}")
 
 
 def resolve(requirements: list) -> list:
@@ -88,7 +88,7 @@ def prepare_wheels(folder: str) -> list:
   absent = [w for w in files if not os.path.exists(os.path.join(wheels, w))]
   if absent:
     raise RuntimeError(f"pip download left out {', '.join(absent)}")
-  entry.write_atomic(listing, "\n".join([inputs, *pinned]) + "\n")
+  cli.write_atomic(listing, "\n".join([inputs, *pinned]) + "\n")
   return files
 
 
@@ -100,7 +100,7 @@ def prepare_mnist(folder: str) -> list:
     fetched = subprocess.run([sys.executable, "-m", "deep_simple.data.fetch", "--dataset=mnist"],
                              capture_output=True, text=True, check=False)
     if fetched.returncode:
-      raise RuntimeError(entry.one_line(RuntimeError(fetched.stderr)))
+      raise RuntimeError(cli.one_line(RuntimeError(fetched.stderr)))
     cache = fetched.stdout.splitlines()[0].partition(": ")[2]  # Its first line: "mnist: <folder>".
     os.makedirs(mnist, exist_ok=True)
     for name in missing:
@@ -124,11 +124,11 @@ def main(argv):
     wheels = [os.path.join(folder, "wheels", w) for w in prepare_wheels(folder)]
     mnist = prepare_mnist(folder)
   except (RuntimeError, OSError) as e:
-    sys.exit(f"error: {entry.one_line(e)}")
+    sys.exit(f"error: {cli.one_line(e)}")
   print(f"{folder}/wheels: {len(wheels)} wheels the GPU machine lacks, {_mib(wheels)}: "
         f"{' '.join(os.path.basename(w).split('-')[0] for w in wheels)}")
   print(f"{folder}/mnist: {len(mnist)} files, {_mib(mnist)}")
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=entry.parse_flags)
+  app.run(main, flags_parser=cli.parse_flags)

@@ -40,7 +40,7 @@ import time
 from absl import app
 from absl import flags
 
-from experiments import entry
+from experiments import cli
 from experiments.configs import gpu_plans
 from experiments.gpu import packages
 
@@ -75,7 +75,7 @@ def card() -> tuple:
     lines = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30,
                            check=True).stdout.splitlines()
   except (OSError, subprocess.SubprocessError) as e:
-    return [f"nvidia-smi -L: {entry.one_line(e)}"], "cpu"
+    return [f"nvidia-smi -L: {cli.one_line(e)}"], "cpu"
   names = [m.group(1) for m in (re.match(r"GPU \d+: (.*?) \(UUID", line) for line in lines) if m]
   if not names:
     return lines, "cpu"
@@ -153,7 +153,7 @@ class Evidence:
       proc = subprocess.Popen(argv, cwd=packages.REPO, env=self.env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
     except OSError as e:
-      record.status = f"failed ({entry.one_line(e)})"
+      record.status = f"failed ({cli.one_line(e)})"
       self.say(f"== {name}: {record.status}")
       return record
     copy = open(stdout_path, "w", encoding="utf-8") if stdout_path else None
@@ -192,7 +192,7 @@ class Evidence:
         header = (f"`pip list` of this machine ({self.card_name}) on {datetime.date.today()}, before "
                   "`make gpu` installed anything:\ncopy this file over experiments/gpu/device_packages.txt "
                   "to refresh it.")
-        entry.write_atomic(os.path.join(self.folder, "device_packages.txt"), packages.names_file(header, f))
+        cli.write_atomic(os.path.join(self.folder, "device_packages.txt"), packages.names_file(header, f))
     if prepared:
       wheels = sorted(os.path.join(prepared, "wheels", w) for w in os.listdir(os.path.join(prepared, "wheels"))
                       if w.endswith(".whl"))
@@ -282,8 +282,8 @@ class Evidence:
         if name not in shown and os.path.exists(os.path.join(self.folder, name)):
           shown.append(name)
           lines += ["", f"## {name}", "", _read(os.path.join(self.folder, name)).strip()]
-    entry.write_atomic(os.path.join(self.folder, "summary.md"), "\n".join(lines) + "\n")
-    entry.write_atomic(os.path.join(self.folder, "run.json"), json.dumps(run, indent=1) + "\n")
+    cli.write_atomic(os.path.join(self.folder, "summary.md"), "\n".join(lines) + "\n")
+    cli.write_atomic(os.path.join(self.folder, "run.json"), json.dumps(run, indent=1) + "\n")
 
 
 def _read(path: str) -> str:
@@ -318,7 +318,7 @@ def main(argv):
     card_lines, card_name = card()
     folder = new_folder(OUT.value, f"{datetime.date.today()}-{card_name}")
   except (ValueError, OSError) as e:
-    sys.exit(f"error: {entry.one_line(e)}")
+    sys.exit(f"error: {cli.one_line(e)}")
   scratch = tempfile.mkdtemp(prefix="deep_simple_gpu_")
   run = Evidence(PLAN.value, folder, scratch, budget_s, deadline, DRY.value, PREPARED.value, card_lines,
                  card_name)
@@ -342,4 +342,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=entry.parse_flags)
+  app.run(main, flags_parser=cli.parse_flags)
