@@ -65,29 +65,29 @@ def _check_config(cfg, workdir: str) -> None:
     os.replace(path + ".tmp", path)
 
 
-def load_config(workdir: str) -> ml_collections.ConfigDict:
-  """The config of the run in `workdir`, from its config.json."""
-  with open(os.path.join(workdir, "config.json")) as f:
-    return ml_collections.ConfigDict(json.load(f))
-
-
 def restore(workdir: str):
   """(config, state, record) of the run in `workdir` from its newest readable checkpoint, or None.
 
   The state holds the real members stacked on a leading axis, as numpy arrays (a single net: one member).
+  The config is the one recorded in the checkpoint. Reading changes nothing in the workdir.
   """
-  cfg = load_config(workdir)
-  lay = committee.layout(cfg.committee.size)
-  template = committee.real_members(committee.to_host(committee.init_members(cfg, lay, 1)), lay)
-  ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), keep=cfg.keep_checkpoints)
+  found = {}
+
+  def template(record):
+    found["cfg"] = cfg = ml_collections.ConfigDict(record["config"])
+    lay = committee.layout(cfg.committee.size)
+    found["state"] = committee.real_members(committee.to_host(committee.init_members(cfg, lay, 1)), lay)
+    return train.arrays(found["state"])
+
+  ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), read_only=True)
   try:
-    restored = ckpts.restore_latest(train.arrays(template))
+    restored = ckpts.restore_latest(template)
   finally:
     ckpts.close()
   if restored is None:
     return None
   arrays, record = restored
-  return cfg, train.with_arrays(template, arrays), record
+  return found["cfg"], train.with_arrays(found["state"], arrays), record
 
 
 def _error_rates(probs_MxNxK, labels_N):
@@ -141,7 +141,7 @@ def run(cfg, workdir: str, on_epoch=None) -> dict:
 
   ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), keep=cfg.keep_checkpoints)
   fresh_host = committee.to_host(fresh)
-  restored = ckpts.restore_latest(train.arrays(committee.real_members(fresh_host, lay)))
+  restored = ckpts.restore_latest(lambda record, arrays=train.arrays(committee.real_members(fresh_host, lay)): arrays)
   if restored is None:
     state, record = fresh, {"epoch": 0, "history": [], "best": None}
   else:
@@ -149,6 +149,7 @@ def run(cfg, workdir: str, on_epoch=None) -> dict:
     state = committee.pad_members(arrays, fresh_host, lay)
     logging.info("resumed %s at epoch %d", workdir, record["epoch"])
   del fresh, fresh_host
+  record["config"] = json.loads(cfg.to_json())  # what the checkpoints are a run of
   writer = report.MetricsWriter(workdir, record["history"]) if jax.process_index() == 0 else None
   labels_replicated = committee.place(train_labels, lay.replicated)
   members = committee.member_ids(lay)
@@ -175,7 +176,8 @@ def run(cfg, workdir: str, on_epoch=None) -> dict:
       writer.write(entry)
     if record["epoch"] % cfg.checkpoint_every == 0 or record["epoch"] == cfg.epochs:
       host_state = committee.real_members(committee.to_host(state), lay)
-      ckpts.save(record["epoch"], train.arrays(host_state), record, entry["validation_selected_error"])
+      ckpts.save(record["epoch"], train.arrays(host_state), record,
+                 [e["validation_selected_error"] for e in record["history"]])
     if on_epoch:
       on_epoch(entry, cfg)
   ckpts.close()
