@@ -16,6 +16,7 @@ import jax
 from ml_collections import config_flags
 
 from deep_simple import loop
+from deep_simple import workdir
 from experiments import cli
 
 CONFIG = config_flags.DEFINE_config_file("config", cli.config_path("paper.py:quick"), "Config file and preset.",
@@ -86,7 +87,7 @@ def main(argv):
   _initialize_cluster()
   try:
     results = loop.run(cfg, WORKDIR.value, on_epoch=Progress())
-  except (ValueError, FloatingPointError, OSError) as e:
+  except (ValueError, FloatingPointError, OSError, workdir.InUseError) as e:
     sys.exit(f"error: {cli.one_line(e)}")
   if jax.process_index() == 0:
     sel = results["selected"]

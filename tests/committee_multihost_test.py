@@ -104,7 +104,7 @@ def test_two_processes_train_and_resume_the_committee_of_one(tmp_path, one_proce
   assert history[-1]["test_selected_error"] == _history(one_process)[-1]["test_selected_error"]
   _assert_same_members(workdir, one_process, members=4)
   assert sorted(os.listdir(workdir / "checkpoints")) == ["1", "2"]
-  assert not (workdir / "config.json.tmp").exists()
+  assert not (workdir / "config.tmp.json").exists()
 
 
 def test_fewer_members_than_processes(tmp_path, one_process):
