@@ -26,7 +26,7 @@ fashion-mnist:
 	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q dataset-fashion-mnist; } >/dev/null
 
 test: $(VENV)/.installed fashion-mnist
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -rs tests
 
 # The PyTorch peers of the benchmarks are a large install, so only `make bench` asks for them.
 $(VENV)/.bench: $(VENV)/.installed

@@ -92,6 +92,13 @@ def to_host(tree):
   return multihost_utils.process_allgather(tree, tiled=True)
 
 
+def from_process0(flag: bool) -> bool:
+  """Process 0's `flag` on every process: decisions all processes must take alike (e.g. to stop)."""
+  if jax.process_count() == 1:
+    return flag
+  return bool(multihost_utils.broadcast_one_to_all(np.asarray(flag)))
+
+
 def real_members(tree, lay: Layout):
   return jax.tree.map(lambda x: x[:lay.members], tree)
 

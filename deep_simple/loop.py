@@ -3,7 +3,9 @@
 `run(cfg, workdir)` trains `cfg.committee.size` members side by side (one member is a single net), evaluates
 every epoch on the validation and test splits, checkpoints, and resumes a workdir that already holds a run.
 Resumed runs are bit-identical to uninterrupted ones: every random draw comes from
-`fold_in(seed, member, ..., epoch)` and the checkpoint holds the complete train state.
+`fold_in(seed, member, ..., epoch)` and the checkpoint holds the complete train state. A workdir holds one run,
+trained by one process at a time (deep_simple/workdir.py): `run` checks the config and loads the data before it
+writes anything, then locks the workdir.
 """
 
 import json
@@ -22,6 +24,7 @@ from deep_simple import data
 from deep_simple import report
 from deep_simple import train
 from deep_simple import width
+from deep_simple import workdir as workdir_lib
 
 
 def load_data(cfg, lay: committee.Layout):
@@ -40,54 +43,29 @@ def load_data(cfg, lay: committee.Layout):
   return out
 
 
-def _identity(fields: dict) -> dict:
-  """What a run folder is a run of: the config's fields without `epochs` (a run may be extended) and those
-  that only say where the data is read from."""
-  return {k: v for k, v in fields.items() if k not in ("epochs", *config.LOCATION_FIELDS)}
-
-
-def _check_config(cfg, workdir: str) -> None:
-  """A workdir belongs to one run: refuses another config; writes config.json (new, or extended run)."""
-  path = os.path.join(workdir, "config.json")
-  current = _identity(json.loads(cfg.to_json()))
-  if os.path.exists(path):
-    with open(path) as f:
-      saved = _identity(json.load(f))
-    changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
-    if changed:
-      raise ValueError(f"workdir {workdir} holds a run with a different config (fields: {', '.join(changed)}); "
-                       "use a new --workdir")
-  if jax.process_index() == 0:
-    os.makedirs(workdir, exist_ok=True)
-    # Written aside, then renamed: another process checking at the same moment never reads half a file.
-    with open(path + ".tmp", "w") as f:
-      f.write(cfg.to_json(indent=2))
-    os.replace(path + ".tmp", path)
-
-
-def load_config(workdir: str) -> ml_collections.ConfigDict:
-  """The config of the run in `workdir`, from its config.json."""
-  with open(os.path.join(workdir, "config.json")) as f:
-    return ml_collections.ConfigDict(json.load(f))
-
-
 def restore(workdir: str):
   """(config, state, record) of the run in `workdir` from its newest readable checkpoint, or None.
 
   The state holds the real members stacked on a leading axis, as numpy arrays (a single net: one member).
+  The config is the one recorded in the checkpoint. Reading changes nothing in the workdir.
   """
-  cfg = load_config(workdir)
-  lay = committee.layout(cfg.committee.size)
-  template = committee.real_members(committee.to_host(committee.init_members(cfg, lay, 1)), lay)
-  ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), keep=cfg.keep_checkpoints)
+  found = {}
+
+  def template(record):
+    found["cfg"] = cfg = ml_collections.ConfigDict(record["config"])
+    lay = committee.layout(cfg.committee.size)
+    found["state"] = committee.real_members(committee.to_host(committee.init_members(cfg, lay, 1)), lay)
+    return train.arrays(found["state"])
+
+  ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), read_only=True)
   try:
-    restored = ckpts.restore_latest(train.arrays(template))
+    restored = ckpts.restore_latest(template)
   finally:
     ckpts.close()
   if restored is None:
     return None
   arrays, record = restored
-  return cfg, train.with_arrays(template, arrays), record
+  return found["cfg"], train.with_arrays(found["state"], arrays), record
 
 
 def _error_rates(probs_MxNxK, labels_N):
@@ -116,20 +94,35 @@ def _first_nonfinite(loss_MxS, epoch, lrs):
         f"learning rate {lrs[member][step]:.3g} per example")
 
 
+def _target_refusing_other_runs(fields: dict, workdir: str, arrays):
+  """Checkpoints.restore_latest's target: `arrays`, once the checkpoint's record shows a run of config fields
+  `fields` (a checkpoint of another run is refused before its arrays are read)."""
+  def target(record):
+    workdir_lib.check_same_run(fields, record["config"], workdir)
+    return arrays
+  return target
+
+
 def run(cfg, workdir: str, on_epoch=None) -> dict:
   """Trains and evaluates; returns the results dict also written to `workdir/results.json`.
 
   `on_epoch(entry, cfg)` is called after every epoch with that epoch's history entry (for progress output).
   """
+  # Whatever can fail on bad input fails here, before the workdir is touched.
   config.validate(cfg)
   lay = committee.layout(cfg.committee.size)
   splits = load_data(cfg, lay)
-  _check_config(cfg, workdir)
+  if len(splits["train"][1]) < cfg.batch_size:
+    raise ValueError(f"config.batch_size {cfg.batch_size} exceeds the {len(splits['train'][1])} training digits")
+  with workdir_lib.lock(workdir):
+    return _train(cfg, workdir, lay, splits, on_epoch)
+
+
+def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch) -> dict:
+  """`run` in the locked workdir."""
   train_images, train_labels = splits["train"]
   per_member = train_images.ndim == 4
   steps_per_epoch = len(train_labels) // cfg.batch_size
-  if steps_per_epoch == 0:
-    raise ValueError(f"config.batch_size {cfg.batch_size} exceeds the {len(train_labels)} training digits")
 
   images_sharding = lay.by_member if per_member else lay.replicated
   train_images = committee.place(train_images, images_sharding)
@@ -139,9 +132,11 @@ def run(cfg, workdir: str, on_epoch=None) -> dict:
   predict = committee.predict_fn(cfg, lay, per_member)
   fresh = committee.init_members(cfg, lay, steps_per_epoch)
 
-  ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), keep=cfg.keep_checkpoints)
+  fields = json.loads(cfg.to_json())
   fresh_host = committee.to_host(fresh)
-  restored = ckpts.restore_latest(train.arrays(committee.real_members(fresh_host, lay)))
+  ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), keep=cfg.keep_checkpoints)
+  restored = ckpts.restore_latest(
+      _target_refusing_other_runs(fields, workdir, train.arrays(committee.real_members(fresh_host, lay))))
   if restored is None:
     state, record = fresh, {"epoch": 0, "history": [], "best": None}
   else:
@@ -149,6 +144,8 @@ def run(cfg, workdir: str, on_epoch=None) -> dict:
     state = committee.pad_members(arrays, fresh_host, lay)
     logging.info("resumed %s at epoch %d", workdir, record["epoch"])
   del fresh, fresh_host
+  record["config"] = fields  # what the checkpoints are a run of (with the epochs of this run)
+  workdir_lib.write_config(cfg, workdir)
   writer = report.MetricsWriter(workdir, record["history"]) if jax.process_index() == 0 else None
   labels_replicated = committee.place(train_labels, lay.replicated)
   members = committee.member_ids(lay)
@@ -175,7 +172,8 @@ def run(cfg, workdir: str, on_epoch=None) -> dict:
       writer.write(entry)
     if record["epoch"] % cfg.checkpoint_every == 0 or record["epoch"] == cfg.epochs:
       host_state = committee.real_members(committee.to_host(state), lay)
-      ckpts.save(record["epoch"], train.arrays(host_state), record, entry["validation_selected_error"])
+      ckpts.save(record["epoch"], train.arrays(host_state), record,
+                 [e["validation_selected_error"] for e in record["history"]])
     if on_epoch:
       on_epoch(entry, cfg)
   ckpts.close()

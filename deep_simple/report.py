@@ -9,6 +9,7 @@ import numpy as np
 from tensorboardX import SummaryWriter
 
 from deep_simple import config
+from deep_simple import files
 from deep_simple import models
 from deep_simple import plots
 
@@ -17,17 +18,16 @@ class MetricsWriter:
   """One JSON line and a set of TensorBoard scalars per epoch.
 
   On resume, metrics.jsonl is rewritten from the checkpoint's history, so epochs re-run after a crash are
-  not listed twice.
+  not listed twice, and a line cut short by a crash is gone.
   """
 
   def __init__(self, workdir: str, history: list):
     self._path = os.path.join(workdir, "metrics.jsonl")
-    with open(self._path, "w") as f:
-      f.writelines(json.dumps(entry) + "\n" for entry in history)
+    files.write_atomic(self._path, "".join(json.dumps(entry) + "\n" for entry in history))
     self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
 
   def write(self, entry: dict) -> None:
-    with open(self._path, "a") as f:
+    with files.naming(self._path), open(self._path, "a") as f:
       f.write(json.dumps(entry) + "\n")
     for key, value in entry.items():
       for member, v in enumerate(value if isinstance(value, list) else [value]):
@@ -101,13 +101,13 @@ def summarise(cfg, record: dict, workdir: str, digits: dict) -> dict:
 
 
 def write_outputs(cfg, record: dict, results: dict, test_split, workdir: str) -> None:
-  with open(os.path.join(workdir, "results.json"), "w") as f:
-    json.dump(results, f, indent=2)
-  plots.learning_curves(record["history"], os.path.join(workdir, "learning_curve.png"),
-                        title=f"{cfg.name}: error per epoch")
+  """results.json and the figures, each whole or not at all."""
+  files.write_atomic(os.path.join(workdir, "results.json"), json.dumps(results, indent=2))
+  with files.replacing(os.path.join(workdir, "learning_curve.png")) as path:
+    plots.learning_curves(record["history"], path, title=f"{cfg.name}: error per epoch")
   images, labels = test_split
   images = images[0] if images.ndim == 4 else images  # members' own widths: show the first member's input
-  plots.misclassified(images, record["best"]["misclassified"],
-                      os.path.join(workdir, "misclassified.png"),
-                      title=f"{cfg.name}: the {len(record['best']['misclassified'])} misclassified test digits "
-                            f"at epoch {record['best']['epoch']} (true label, first and second guess)")
+  with files.replacing(os.path.join(workdir, "misclassified.png")) as path:
+    plots.misclassified(images, record["best"]["misclassified"], path,
+                        title=f"{cfg.name}: the {len(record['best']['misclassified'])} misclassified test digits "
+                              f"at epoch {record['best']['epoch']} (true label, first and second guess)")

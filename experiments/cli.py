@@ -7,6 +7,10 @@ import sys
 from absl import flags
 from absl import logging
 
+from deep_simple import files
+
+write_atomic = files.write_atomic  # result files whole or not at all: a crash never leaves half of one
+
 
 def one_line(error: Exception) -> str:
   """The line that says what went wrong: a nested traceback's last line, without its exception class."""
@@ -16,6 +20,9 @@ def one_line(error: Exception) -> str:
     suggestion = re.search(r'Did you mean "(\w+)"', str(error))
     hint = f" (did you mean {suggestion.group(1)}?)" if suggestion else ""
     return f"unknown config field in the overrides: {unknown.group(1)}{hint}"
+  if isinstance(error, OSError) and error.strerror:
+    # "path: reason", not "[Errno 28] reason: 'path'".
+    return f"{error.filename}: {error.strerror}" if error.filename else error.strerror
   lines = [line.strip() for line in str(error).splitlines() if line.strip()]
   if len(lines) <= 1:
     return lines[0] if lines else type(error).__name__
@@ -34,13 +41,6 @@ def quiet_logging() -> None:
   """Warnings and errors only, unless --verbosity asks for more: Orbax logs every save at INFO."""
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)
-
-
-def write_atomic(path: str, text: str) -> None:
-  """Whole or not at all: a crash never leaves a half-written result."""
-  with open(path + ".tmp", "w") as f:
-    f.write(text)
-  os.replace(path + ".tmp", path)
 
 
 def config_path(spec: str) -> str:

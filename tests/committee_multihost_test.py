@@ -104,7 +104,7 @@ def test_two_processes_train_and_resume_the_committee_of_one(tmp_path, one_proce
   assert history[-1]["test_selected_error"] == _history(one_process)[-1]["test_selected_error"]
   _assert_same_members(workdir, one_process, members=4)
   assert sorted(os.listdir(workdir / "checkpoints")) == ["1", "2"]
-  assert not (workdir / "config.json.tmp").exists()
+  assert not (workdir / "config.tmp.json").exists()
 
 
 def test_fewer_members_than_processes(tmp_path, one_process):
@@ -113,3 +113,20 @@ def test_fewer_members_than_processes(tmp_path, one_process):
   results, reference = (json.loads((w / "results.json").read_text()) for w in (tmp_path, one_process))
   assert results["per_member"] == reference["per_member"][:1]
   _assert_same_members(tmp_path, one_process, members=1)
+
+
+def test_process_whose_coordinator_never_answers_stops_after_init_timeout(tmp_path):
+  """It used to print nothing for 300 s, then abort with a C++ stack trace."""
+  address = f"127.0.0.1:{_free_port()}"
+  done = subprocess.run([sys.executable, "-m", "experiments.train", "--config=experiments/configs/paper.py:tiny",
+                         f"--workdir={tmp_path / 'run'}", "--distributed", f"--coordinator_address={address}",
+                         "--num_processes=2", "--process_id=1", "--init_timeout=3"],
+                        cwd=REPO, env=dict(os.environ, JAX_PLATFORMS="cpu"), capture_output=True, text=True,
+                        timeout=120)
+  assert done.returncode == 1
+  assert done.stdout.splitlines() == [
+      f"waiting up to 3 s for all processes to connect to the coordinator at {address} (this is process 1 of 2)"]
+  assert done.stderr.splitlines() == [
+      f"error: --distributed: not all processes connected to the coordinator at {address} within "
+      "--init_timeout=3 s; start every process (process 0 on the coordinator's host) or raise --init_timeout"]
+  assert not (tmp_path / "run").exists()

@@ -1,8 +1,12 @@
-"""Shared fixtures: real MNIST through the data layer.
+"""Shared fixtures: real MNIST through the data layer, and small file systems to fill up.
 
 Sources and cache come from the environment: DEEP_SIMPLE_MNIST_MIRROR (local mirror folder) and
 DEEP_SIMPLE_DATA_DIR (cache root); see deep_simple.data.fetch.
 """
+
+import os
+import pathlib
+import subprocess
 
 import pytest
 
@@ -19,3 +23,25 @@ def mnist_dir():
 def mnist_splits():
   """Paper protocol: {"train", "validation", "test"} -> (images_Nx28x28 uint8, labels_N int32), read-only."""
   return data.load_splits("mnist", protocol="paper")
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+  """mount(size) -> a fresh tmpfs folder of `size` ("3m"), to fill up; unmounted after the test (needs root)."""
+  if os.geteuid() != 0:
+    pytest.skip("mounting a small tmpfs to fill up needs root")
+  mounted = []
+
+  def mount(size: str) -> pathlib.Path:
+    folder = tmp_path / f"tmpfs{len(mounted)}"
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode:
+      pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip()}")
+    mounted.append(folder)
+    return folder
+
+  yield mount
+  for folder in mounted:
+    subprocess.run(["umount", str(folder)], check=True)

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from deep_simple import data
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -24,6 +26,14 @@ def test_fetch_prints_summary_and_writes_samples(mnist_dir, tmp_path):
   assert "test: 10000 images, per class 0=980 1=1135 2=1032 3=1010 4=982 5=892 6=958 7=1028 8=974 9=1009" in proc.stdout
   assert f"samples: {png}" in proc.stdout
   assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_fetch_writes_nothing_but_the_verified_files_into_the_cache(tmp_path):
+  """It used to write samples.png into the cache, so `make run` failed on a read-only cache of verified data."""
+  proc = _fetch("--dataset=mnist", f"--data_dir={tmp_path}")
+  assert proc.returncode == 0, proc.stderr
+  assert sorted(p.name for p in (tmp_path / "mnist").iterdir()) == sorted(s.name for s in data.MNIST.files)
+  assert "samples" not in proc.stdout
 
 
 @pytest.mark.parametrize("flag, message", [

@@ -1,6 +1,7 @@
 """Fetching into the cache: a real HTTP server on 127.0.0.1, real mirror folders, real npm."""
 
 import collections
+import errno
 import gzip
 import hashlib
 import http.server
@@ -173,6 +174,27 @@ def test_corrupt_cached_file_is_fetched_again(server, tmp_path):
   result = data.ensure(tiny, tmp_path, timeout=5)
   assert dict(result.served_by) == {IMAGES_NAME: server.url, LABELS_NAME: "cache"}
   assert (folder / IMAGES_NAME).read_bytes() == IMAGES
+
+
+def test_parts_left_by_a_killed_fetch_are_removed_and_fresh_ones_kept(server, tmp_path):
+  folder = tmp_path / "tiny"
+  folder.mkdir()
+  abandoned, fresh = folder / f".{IMAGES_NAME}.0a.part", folder / f".{IMAGES_NAME}.0b.part"
+  abandoned.write_bytes(IMAGES[:100])
+  fresh.write_bytes(IMAGES[:100])  # another process may be writing it right now
+  two_hours_ago = time.time() - 7200
+  os.utime(abandoned, (two_hours_ago, two_hours_ago))
+  data.ensure(_tiny_served_by(server), tmp_path, timeout=5)
+  assert _listing(folder) == sorted([fresh.name, IMAGES_NAME, LABELS_NAME])
+
+
+def test_full_disk_is_an_error_naming_the_file_and_leaves_no_part(tmpfs):
+  disk = tmpfs("1m")
+  mirror = os.environ["DEEP_SIMPLE_MNIST_MIRROR"]
+  with pytest.raises(OSError) as e:
+    data.ensure("mnist", disk, sources=[data.MirrorSource(mirror)])
+  assert e.value.errno == errno.ENOSPC and e.value.filename == str(disk / "mnist" / "train-images-idx3-ubyte")
+  assert _listing(disk / "mnist") == []
 
 
 def _bad_mnist_mirror(folder):

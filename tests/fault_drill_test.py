@@ -1,10 +1,12 @@
-"""Fault drill: a real training process killed with SIGKILL at random moments resumes bit-identically."""
+"""Fault drill: a real training process killed with SIGKILL, or stopped by Ctrl-C (SIGINT), at random moments
+resumes bit-identically."""
 
 import os
 import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import jax
@@ -19,25 +21,31 @@ OVERRIDES = ["--config=experiments/configs/paper.py:tiny", f"--config.epochs={EP
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _start(workdir):
+def _start(workdir, stderr=subprocess.DEVNULL):
   return subprocess.Popen([sys.executable, "-m", "experiments.train", *OVERRIDES, f"--workdir={workdir}"],
-                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True)
 
 
-def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
+def test_sigkill_or_sigint_at_random_moments_then_resume_is_bit_identical(tmp_path):
   rng = random.Random(2010)
   killed_after = []
-  for _ in range(3):
-    proc = _start(tmp_path / "killed")
+  for signum in (signal.SIGKILL, signal.SIGINT, signal.SIGKILL):
+    err = tempfile.TemporaryFile("w+")
+    proc = _start(tmp_path / "killed", err)
     # Wait for 1-2 more finished epochs, then kill somewhere inside the next epoch or its checkpoint save.
     for _ in range(rng.randint(1, 2)):
       line = proc.stdout.readline()
       assert "epoch" in line, line
     time.sleep(rng.uniform(0.0, 0.3))
     assert proc.poll() is None, "the run ended before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.send_signal(signum)
+    proc.wait(timeout=120)
     killed_after.append(line.split("epoch ")[1].split()[0])
+    if signum == signal.SIGINT:  # Ctrl-C: one line, and the lock released (the next start is not refused)
+      err.seek(0)
+      assert proc.returncode == 130
+      assert err.read().splitlines() == [
+          f"interrupted: run the same command to resume from the last checkpoint in {tmp_path / 'killed'}"]
   assert proc.returncode == -signal.SIGKILL
   finish = _start(tmp_path / "killed")
   out, _ = finish.communicate(timeout=600)

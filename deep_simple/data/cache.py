@@ -5,11 +5,13 @@ import dataclasses
 import hashlib
 import os
 import pathlib
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 
 from absl import logging
 
+from deep_simple import files
 from deep_simple.data import idx
 from deep_simple.data import registry
 from deep_simple.data.npm_source import NpmSource
@@ -17,6 +19,9 @@ from deep_simple.data.sources import HttpSource, MirrorSource, SourceError
 from deep_simple.data.tfds_source import TfdsSource
 
 DATA_DIR_ENV = "DEEP_SIMPLE_DATA_DIR"
+# A .part file lives for the seconds it takes to write, verify and rename a downloaded file: one this old
+# was left by a process that was killed meanwhile.
+_ABANDONED_PART_S = 3600
 
 
 class ChecksumError(ValueError):
@@ -68,6 +73,7 @@ def ensure(dataset: "str | registry.Dataset", data_dir=None, mirror=None, timeou
   dataset = registry.get(dataset)
   folder = data_root(data_dir) / dataset.name
   folder.mkdir(parents=True, exist_ok=True)
+  _remove_abandoned_parts(folder)
   served_by = {spec.name: "cache" for spec in dataset.files if _cached(folder, spec)}
   failures = []
   for source in default_sources(dataset, mirror) if sources is None else sources:
@@ -85,13 +91,16 @@ def ensure(dataset: "str | registry.Dataset", data_dir=None, mirror=None, timeou
       if undelivered:
         raise SourceError(f"did not deliver {', '.join(undelivered)}")
     except (SourceError, idx.IdxError, ChecksumError) as e:
-      logging.warning("%s: %s failed: %s", dataset.name, source.name, e)
+      # Said once below: in the error when every source fails, else in one warning.
+      logging.info("%s: %s failed: %s", dataset.name, source.name, e)
       failures.append(f"[{source.name}] {e}")
   missing = [spec.name for spec in dataset.files if spec.name not in served_by]
+  reasons = "; ".join(failures)
   if missing:
-    reasons = "; ".join(failures) or "no sources given"
-    message = f"cannot fetch {dataset.name} ({', '.join(missing)}) into {folder}: {reasons}"
+    message = f"cannot fetch {dataset.name} ({', '.join(missing)}) into {folder}: {reasons or 'no sources given'}"
     raise FetchError(" ".join(message.splitlines()))
+  if failures:
+    logging.warning("%s: fetched after these sources failed: %s", dataset.name, " ".join(reasons.splitlines()))
   logging.info("%s: verified files in %s", dataset.name, folder)
   return FetchResult(folder, served_by)
 
@@ -124,6 +133,14 @@ def _cached(folder: pathlib.Path, spec: registry.FileSpec) -> bool:
   return False
 
 
+def _remove_abandoned_parts(folder: pathlib.Path) -> None:
+  for part in folder.glob(".*.part"):
+    with contextlib.suppress(OSError):  # removed by another process meanwhile, or a read-only cache
+      if time.time() - part.stat().st_mtime > _ABANDONED_PART_S:
+        part.unlink()
+        logging.info("%s: removed, left by a fetch that was killed", part)
+
+
 def _commit(folder: pathlib.Path, spec: registry.FileSpec, data: bytes, label: str) -> None:
   """Validates `data` (gzip or raw) as IDX, writes it to a temporary file beside the target,
   verifies the SHA-256 of what was written, then atomically renames it into place."""
@@ -132,7 +149,7 @@ def _commit(folder: pathlib.Path, spec: registry.FileSpec, data: bytes, label: s
   # Not mkstemp: its 0600 mode would make a shared cache unreadable to others; "xb" honours umask.
   tmp = folder / f".{spec.name}.{uuid.uuid4().hex}.part"
   try:
-    with open(tmp, "xb") as f:
+    with files.naming(folder / spec.name), open(tmp, "xb") as f:
       f.write(raw)
       f.flush()
       os.fsync(f.fileno())

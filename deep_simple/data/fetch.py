@@ -1,5 +1,5 @@
-"""Fetches a dataset into the cache, prints where it is, who served it and its class counts,
-and draws sample images.
+"""Fetches a dataset into the cache, prints where it is, who served it and its class counts, and, when asked,
+draws sample images.
 
   python -m deep_simple.data.fetch [--dataset=mnist|fashion_mnist] [--data_dir=DIR] [--mirror=DIR]
       [--timeout=SECONDS] [--samples_png=FILE]
@@ -27,7 +27,8 @@ def _define_flags():
   flags.DEFINE_string("mirror", None, "Local folder with the files (.gz or raw), tried first; default the "
                       "dataset's mirror variable (DEEP_SIMPLE_MNIST_MIRROR, DEEP_SIMPLE_FASHION_MNIST_MIRROR).")
   flags.DEFINE_float("timeout", 30.0, "Seconds to wait on a silent server.", lower_bound=0.001)
-  flags.DEFINE_string("samples_png", None, "Sample image grid; default <data_dir>/<dataset>/samples.png.")
+  flags.DEFINE_string("samples_png", None, "Also write a grid of sample images to this file (nothing is written "
+                      "into the cache but verified data: it may be read-only).")
   flags.register_validator("mirror", lambda v: v is None or os.path.isdir(v), "must be an existing folder")
 
 
@@ -60,8 +61,8 @@ def main(argv):
   try:
     result = data.ensure(dataset, FLAGS.data_dir, FLAGS.mirror, FLAGS.timeout)
     splits = {split: data.load(dataset, split, FLAGS.data_dir, FLAGS.mirror) for split in data.SPLIT_FILES}
-    png = pathlib.Path(FLAGS.samples_png or result.folder / "samples.png")
-    _write_samples(png, *splits["train"], dataset.label_names)
+    if FLAGS.samples_png:
+      _write_samples(pathlib.Path(FLAGS.samples_png), *splits["train"], dataset.label_names)
   except (data.FetchError, ValueError, OSError) as e:
     sys.exit(f"fetch: {e}")
   print(f"{dataset.name}: {result.folder}")
@@ -72,7 +73,8 @@ def main(argv):
     print(f"  from {source}: {', '.join(names)}")
   for split, (_, labels_N) in splits.items():
     print(f"  {split}: {len(labels_N)} images, per class {_counts(labels_N, dataset.label_names)}")
-  print(f"  samples: {png}")
+  if FLAGS.samples_png:
+    print(f"  samples: {FLAGS.samples_png}")
 
 
 if __name__ == "__main__":

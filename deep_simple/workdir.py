@@ -1,0 +1,94 @@
+"""A run folder (workdir) holds one run, trained by one process at a time.
+
+    with workdir.lock(path):                       # a second process is refused in one line
+      workdir.check_same_run(fields, saved, path)  # a run of another config is refused in one line
+      workdir.write_config(cfg, path)
+
+A run's identity is what is trained: every config field but `epochs` (a run may be extended) and the fields
+that only say where the data is read from (config.LOCATION_FIELDS). The loop compares it with the config
+recorded in the newest checkpoint, so config.json is only a readable copy, rewritten by every run.
+"""
+
+import contextlib
+import errno
+import fcntl
+import os
+import socket
+
+from absl import logging
+import jax
+
+from deep_simple import committee
+from deep_simple import config
+from deep_simple import files
+
+
+class InUseError(RuntimeError):
+  """Another process trains in the workdir."""
+
+
+@contextlib.contextmanager
+def lock(workdir: str):
+  """Holds `workdir` for this run (process 0 holds it for a multi-host run); refuses it if another holds it.
+
+  The lock is the kernel's advisory lock (flock) on `workdir/lock`: a process that dies, even by SIGKILL,
+  releases it, so a lock left by a dead run is never in the way. The file names the holder (pid and host)
+  for the refusal's message. On a file system without locks the run goes on unlocked, with a warning.
+  """
+  path = os.path.join(workdir, "lock")
+  held, refusal = None, None
+  if jax.process_index() == 0:
+    os.makedirs(workdir, exist_ok=True)
+    held = open(path, "a+")
+    try:
+      fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      held.truncate(0)
+      held.write(f"pid {os.getpid()} on host {socket.gethostname()}\n")
+      held.flush()
+    except BlockingIOError:
+      held.seek(0)
+      holder = held.read().strip() or "another process"
+      refusal = (f"workdir {workdir} is in use by {holder} (lock file {path}); wait for that run or use another "
+                 "--workdir")
+      held.close()
+      held = None
+    except OSError as e:
+      held.close()
+      held = None
+      if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+        raise
+      logging.warning("cannot lock %s (%s): nothing stops another run from writing into it", path, e.strerror)
+  if not committee.from_process0(refusal is None):
+    raise InUseError(refusal or f"workdir {workdir} is in use by another run (process 0 could not lock it)")
+  try:
+    yield
+  finally:
+    if held is not None:
+      held.truncate(0)
+      held.close()  # releases the lock
+
+
+def identity(fields: dict, prefix: str = "") -> dict:
+  """What a run folder is a run of, as {"model.hidden": value, ...}: the config's fields (a JSON dict) without
+  `epochs` and the data's location."""
+  out = {}
+  for name, value in fields.items():
+    if not prefix and name in ("epochs", *config.LOCATION_FIELDS):
+      continue
+    out.update(identity(value, f"{prefix}{name}.") if isinstance(value, dict) else {prefix + name: value})
+  return out
+
+
+def check_same_run(fields: dict, saved: dict, workdir: str) -> None:
+  """One-line ValueError unless config fields `fields` (a JSON dict) train the run whose fields were `saved`."""
+  current, saved = identity(fields), identity(saved)
+  changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+  if changed:
+    raise ValueError(f"workdir {workdir} holds a run with a different config (fields: {', '.join(changed)}); "
+                     "use a new --workdir")
+
+
+def write_config(cfg, workdir: str) -> None:
+  """config.json: the run's config as JSON (process 0 writes it)."""
+  if jax.process_index() == 0:
+    files.write_atomic(os.path.join(workdir, "config.json"), cfg.to_json(indent=2))
