@@ -46,7 +46,7 @@ def _identity(fields: dict) -> dict:
   return {k: v for k, v in fields.items() if k not in ("epochs", *config.LOCATION_FIELDS)}
 
 
-def _check_config(cfg, workdir: str) -> None:
+def check_workdir(cfg, workdir: str) -> None:
   """A workdir belongs to one run: refuses another config; writes config.json (new, or extended run)."""
   path = os.path.join(workdir, "config.json")
   current = _identity(json.loads(cfg.to_json()))
@@ -78,7 +78,7 @@ def restore(workdir: str):
   """
   cfg = load_config(workdir)
   lay = committee.layout(cfg.committee.size)
-  template = committee.real_members(committee.to_host(committee.init_members(cfg, lay, 1)), lay)
+  template = committee.host_template(cfg, lay)
   ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), keep=cfg.keep_checkpoints)
   try:
     restored = ckpts.restore_latest(train.arrays(template))
@@ -107,7 +107,8 @@ def _evaluate(params_M, predict, splits, lay, rule):
   return entry, scores
 
 
-def _first_nonfinite(loss_MxS, epoch, lrs):
+def check_finite(loss_MxS, epoch, lrs):
+  """FloatingPointError naming the first non-finite loss of an epoch: its step, member and rate."""
   bad = np.argwhere(~np.isfinite(loss_MxS))
   if bad.size:
     member, step = bad[0]
@@ -116,15 +117,17 @@ def _first_nonfinite(loss_MxS, epoch, lrs):
         f"learning rate {lrs[member][step]:.3g} per example")
 
 
-def run(cfg, workdir: str, on_epoch=None) -> dict:
+def run(cfg, workdir: str, on_epoch=None, init_params=None) -> dict:
   """Trains and evaluates; returns the results dict also written to `workdir/results.json`.
 
   `on_epoch(entry, cfg)` is called after every epoch with that epoch's history entry (for progress output).
+  `init_params`: host parameters stacked by member that a new run starts from instead of fresh ones, under
+  the top-level names they hold (`committee.start_from`), e.g. what an earlier training stage left.
   """
   config.validate(cfg)
   lay = committee.layout(cfg.committee.size)
   splits = load_data(cfg, lay)
-  _check_config(cfg, workdir)
+  check_workdir(cfg, workdir)
   train_images, train_labels = splits["train"]
   per_member = train_images.ndim == 4
   steps_per_epoch = len(train_labels) // cfg.batch_size
@@ -138,6 +141,8 @@ def run(cfg, workdir: str, on_epoch=None) -> dict:
   epoch_fn = committee.epoch_fn(cfg, lay, per_member)
   predict = committee.predict_fn(cfg, lay, per_member)
   fresh = committee.init_members(cfg, lay, steps_per_epoch)
+  if init_params is not None:
+    fresh = committee.start_from(fresh, init_params, lay)
 
   ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), keep=cfg.keep_checkpoints)
   fresh_host = committee.to_host(fresh)
@@ -157,7 +162,7 @@ def run(cfg, workdir: str, on_epoch=None) -> dict:
     start = time.perf_counter()
     state, metrics = epoch_fn(state, train_images, labels_replicated, members, epoch)
     metrics = committee.real_members(committee.to_host(metrics), lay)
-    _first_nonfinite(metrics["loss"], epoch + 1, metrics["lr"])
+    check_finite(metrics["loss"], epoch + 1, metrics["lr"])
     entry = {"epoch": epoch + 1, "lr": metrics["lr"][:, 0].tolist(),
              "train_loss": metrics["loss"].mean(-1).tolist(),
              "train_error": metrics["error"].mean(-1).tolist()}
