@@ -10,6 +10,7 @@ a resumable run in its own workdir; a stage that was interrupted resumes bit-ide
 """
 
 import dataclasses
+import functools
 import os
 
 import ml_collections
@@ -101,6 +102,10 @@ def train_stage(stage: Stage, workdir: str, init_params=None, on_epoch=None) -> 
           "history": history, "params": params}
 
 
+def _train_with(stage: Stage, workdir: str, init_params, on_epoch, stage_cfg) -> dict:
+  return train_stage(dataclasses.replace(stage, cfg=stage_cfg), workdir, init_params, on_epoch)
+
+
 def run(cfg, workdir: str, on_epoch=None, fit=None) -> list[dict]:
   """Trains every stage of the method in order; returns their summaries (`train_stage`'s, without params).
 
@@ -111,16 +116,12 @@ def run(cfg, workdir: str, on_epoch=None, fit=None) -> list[dict]:
   """
   summaries, params = [], None
   for index, stage in enumerate(plan(cfg)):
-    start = initial_params(stage, params)
-    where = folder(workdir, index, stage)
-    progress = (lambda entry, c, stage=stage: on_epoch(stage, entry, c)) if on_epoch else None
-
-    def train(stage_cfg, stage=stage, start=start, where=where, progress=progress):
-      return train_stage(dataclasses.replace(stage, cfg=stage_cfg), where, start, progress)
-
+    progress = functools.partial(on_epoch, stage) if on_epoch else None
+    train = functools.partial(_train_with, stage, folder(workdir, index, stage), initial_params(stage, params),
+                              progress)
     summary = fit(stage, train, summaries) if fit else train(stage.cfg)
     params = summary.pop("params")
-    if stage.layer == method.layers(cfg):
+    if stage.layer and stage.layer == method.layers(cfg):
       summary["first_layer"] = np.asarray(params["Dense_0"]["kernel"])  # what the greedy stages learned
     summaries.append(summary)
   return summaries
