@@ -108,10 +108,10 @@ def start_from(state_M, params: dict, lay: Layout):
   it holds, e.g. the layers a previous training stage left; the other parameters keep their fresh values."""
   host = to_host(state_M)
   merged = dict(host.params)
+  shapes = lambda tree: jax.tree.map(np.shape, tree)
   for name, given in params.items():
     if name not in merged:
       raise ValueError(f"initial parameters name {name!r}, which the model lacks ({', '.join(merged)})")
-    shapes = lambda tree: jax.tree.map(np.shape, tree)
     fresh = jax.tree.map(lambda f: f[:lay.members], merged[name])
     if shapes(given) != shapes(fresh):
       raise ValueError(f"initial parameters {name!r} have shapes {shapes(given)}; the model's are {shapes(fresh)}")

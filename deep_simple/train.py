@@ -46,8 +46,8 @@ def _sgd(lr0, lr_decay, lr_min, steps_per_epoch, momentum, frozen):
   sgd = optax.sgd(epoch_decay(lr0, lr_decay, lr_min, steps_per_epoch), momentum=momentum or None)
   if not frozen:
     return sgd
-  # Zeroing the frozen gradients before SGD leaves those parameters bit-identical, and their gradients
-  # unused, so XLA does not compute them.
+  # Zeroing the frozen gradients before SGD leaves those parameters bit-identical (momentum included) and
+  # their gradients unused, for XLA to drop.
   held = lambda params: {name: jax.tree.map(lambda _: name in frozen, tree) for name, tree in params.items()}
   return optax.chain(optax.masked(optax.set_to_zero(), held), sgd)
 
@@ -57,7 +57,8 @@ def optimizer(cfg, steps_per_epoch: int) -> optax.GradientTransformation:
   config.frozen fixed; the rates are state, not constants."""
   return optax.inject_hyperparams(_sgd, static_args=("momentum", "frozen"))(
       lr0=float(cfg.lr0), lr_decay=float(cfg.lr_decay), lr_min=float(cfg.lr_min),
-      steps_per_epoch=int(steps_per_epoch), momentum=float(cfg.momentum), frozen=tuple(cfg.frozen))
+      steps_per_epoch=int(steps_per_epoch), momentum=float(cfg.momentum),
+      frozen=tuple(cfg.get("frozen", ())))  # configs saved before the field existed restore as they were
 
 
 def learning_rate(state: TrainState):

@@ -1,12 +1,12 @@
 r"""The seed's claim, measured: end-to-end back-propagation against greedy layer-wise training and
 unsupervised pre-training, the same net under the same budget, with and without fresh distortions.
 
-    python -m experiments.pretraining --size=cpu --budget_minutes=6 --out=results/pretraining/<name>
+    python -m experiments.pretraining --size=cpu --budget_minutes=5.5 --out=results/pretraining/<name>
 
 Trains every method of experiments/configs/pretraining.py (--methods) with and without distortions
 (--distortions): each method x distortions cell gets --budget_minutes of charged time. Its greedy stages (one
 per hidden layer) share --pretrain_share of it equally; fine-tuning gets what they left. Every stage trains
-2 epochs, then resumes, twice, for as many as its share allows (`budgeted_fit`). What is charged is the sum
+2 epochs, then resumes, twice, for as many as its share allows (`budget.staged_fit`). What is charged is the sum
 of its epochs' own times, training and evaluation of every member, the first epoch counted at the second's
 (deep_simple.pretrain.stages.charged: compilation, a fixed cost per stage, is left out).
 --budget_minutes=0 trains every stage for its config's epochs instead.
@@ -21,7 +21,6 @@ one where its last checkpoint left it.
 import dataclasses
 import datetime
 import json
-import math
 import os
 import shlex
 import sys
@@ -45,7 +44,7 @@ METHODS = flags.DEFINE_list("methods", list(method.METHODS), f"Methods to train:
 DISTORTIONS = flags.DEFINE_list("distortions", ["on", "off"], "Train each method with fresh distortions "
                                 "every epoch (on), without (off), or both.")
 SIZE = flags.DEFINE_enum("size", "cpu", presets.SIZES, "Net and data size (experiments/configs/pretraining.py).")
-BUDGET_MINUTES = flags.DEFINE_float("budget_minutes", 6.0, "Charged minutes per method x distortions cell "
+BUDGET_MINUTES = flags.DEFINE_float("budget_minutes", 5.5, "Charged minutes per method x distortions cell "
                                     "(0: every stage trains its config's epochs).")
 PRETRAIN_SHARE = flags.DEFINE_float("pretrain_share", 0.3, "Share of each cell's budget for its greedy stages.")
 TRAIN_LIMIT = flags.DEFINE_integer("train_limit", None, "Train on n digits, a fixed random subset (0: all).")
@@ -107,44 +106,6 @@ def _check_flags() -> list:
     raise ValueError("--out is required, e.g. --out=results/pretraining/cpu")
   cells = [(m, d == "on") for m in dict.fromkeys(METHODS.value) for d in dict.fromkeys(DISTORTIONS.value)]
   return [(m, distorted, configure(m, distorted)) for m, distorted in cells]
-
-
-# A stage first extends its probe by this fraction of the epochs its share seems to allow, then by all that
-# its share allows at the mean time of its epochs so far: one noisy epoch time cannot overrun the budget.
-FIRST_EXTENSION = 0.75
-
-
-def fitting_epochs(history: list, share_s: float, cap: int, fraction: float = 1.0) -> int:
-  """The epochs a stage trains in all: those it has, and `fraction` of those that fit what is left of
-  `share_s` at the mean charged time of its epochs after the first (at most `cap`)."""
-  seconds = stages.charged(history)
-  steady = float(np.mean(seconds[1:] or seconds))
-  more = math.floor(fraction * (share_s - sum(seconds)) / steady)
-  return min(cap, len(history) + max(0, more))
-
-
-def budgeted_fit(budget_s: float, share: float, layers: int):
-  """`fit` for stages.run: greedy stages get share * budget_s / layers each, fine-tuning what they left.
-
-  A stage trains the probe's epochs, then extends twice (`FIRST_EXTENSION`). The decisions read the epoch
-  times recorded in the stage's checkpoints, so an interrupted stage resumes to the epochs the uninterrupted
-  one chose.
-  """
-
-  def fit(stage, train, done):
-    share_s = share * budget_s / layers if stage.layer else budget_s - sum(s["seconds"] for s in done)
-    cap = stage.cfg.epochs
-    summary = train(budget.with_epochs(stage.cfg, min(budget.PROBE_EPOCHS, cap)))
-    decided = len(summary["history"][:budget.PROBE_EPOCHS])
-    for fraction in (FIRST_EXTENSION, 1.0):
-      # Each decision reads the epochs the previous one decided, also when the stage trained more before
-      # an interruption.
-      decided = fitting_epochs(summary["history"][:decided], share_s, cap, fraction)
-      if decided > summary["epochs"]:
-        summary = train(budget.with_epochs(stage.cfg, decided))
-    return summary
-
-  return fit
 
 
 def _progress(cell: str):
@@ -285,7 +246,7 @@ def train_table(cells: list, out: str, workdir_root: str, command: str) -> str:
     cell = cell_name(name, distorted)
     if any(cell_name(r["method"], r["distortions"]) == cell for r in record["rows"]):
       continue
-    fit = budgeted_fit(budget_s, PRETRAIN_SHARE.value, method.layers(cfg)) if budget_s else None
+    fit = budget.staged_fit(budget_s, PRETRAIN_SHARE.value, method.layers(cfg)) if budget_s else None
     start = time.monotonic()
     try:
       summaries = stages.run(cfg, os.path.join(workdir_root, cell), _progress(cell), fit)

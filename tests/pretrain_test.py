@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from deep_simple import committee
 from deep_simple import data
 from deep_simple import inputs as inputs_lib
 from deep_simple import loop
@@ -206,3 +207,17 @@ def test_every_method_starts_from_the_end_to_end_nets_initial_weights():
     depth = stage.layer or 3  # fine-tuning: both hidden layers and the output layer
     for i in range(depth):
       jax.tree.map(np.testing.assert_array_equal, params[f"Dense_{i}"], end_to_end[f"Dense_{i}"])
+
+
+def test_initial_parameters_must_fit_the_model():
+  cfg = _cfg("layerwise_supervised")
+  second = stages.plan(cfg)[1].cfg
+  lay = committee.layout(2)
+  fresh = committee.init_members(second, lay, 10)
+  wrong = {"Dense_0": {"kernel": np.zeros((2, 841, 16), np.float32), "bias": np.zeros((2, 16), np.float32)}}
+  with pytest.raises(ValueError, match=r"^initial parameters 'Dense_0' have shapes .*\(2, 841, 16\).*; the model's "
+                                       r"are .*\(2, 841, 32\)"):
+    committee.start_from(fresh, wrong, lay)
+  with pytest.raises(ValueError, match=r"^initial parameters name 'Dense_7', which the model lacks \(Dense_0, "
+                                       r"Dense_1, Dense_2\)$"):
+    committee.start_from(fresh, {"Dense_7": wrong["Dense_0"]}, lay)

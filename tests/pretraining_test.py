@@ -9,8 +9,10 @@ import sys
 import pytest
 
 from deep_simple import report
+from deep_simple.pretrain import method
 from deep_simple.pretrain import stages
-from experiments import pretraining
+from experiments import budget
+from experiments.configs import pretraining as presets
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ("--size=tiny", "--methods=end_to_end,autoencoder_pretraining", "--distortions=off",
@@ -78,8 +80,8 @@ def test_the_budget_accounting_adds_up(table):
       assert s["examples"] == len(history) * 992  # 31 batches of 32 of the 1,000 training digits
       share_s = share * budget_s / greedy if s["stage"] != "finetune" else budget_s - charged_so_far
       cap = 3 if s["stage"] == "finetune" else 2
-      first = pretraining.fitting_epochs(history[:2], share_s, cap, pretraining.FIRST_EXTENSION)
-      assert s["epochs"] == pretraining.fitting_epochs(history[:first], share_s, cap) > 1
+      first = budget.stage_epochs(history[:2], share_s, cap, budget.FIRST_EXTENSION)
+      assert s["epochs"] == budget.stage_epochs(history[:first], share_s, cap) > 1
       charged_so_far += s["seconds"]
     pre = r["stages"][:-1]
     assert r["seconds"] == pytest.approx(charged_so_far)
@@ -118,7 +120,7 @@ def test_the_same_command_again_trains_nothing(table):
 @pytest.mark.parametrize("args, message", [
     (("--methods=end_to_end,dbn",), "error: --methods: unknown or no method ('dbn'); choose from end_to_end, "),
     (("--distortions=sometimes",), "error: --distortions must list on, off or both; got 'sometimes'"),
-    (("--pretrain_share=1",), "error: --budget_minutes must be >= 0 and --pretrain_share in [0, 1); got 6.0 and "
+    (("--pretrain_share=1",), "error: --budget_minutes must be >= 0 and --pretrain_share in [0, 1); got 5.5 and "
                               "1.0"),
     (("--train_limit=-5",), "error: config.train_limit and config.eval_limit must be >= 0"),
 ])
@@ -133,3 +135,18 @@ def test_a_table_of_other_settings_is_not_extended(table):
   done = _experiment(tmp_path, *TINY[:-2], "--budget_minutes=0.5")
   assert done.returncode == 1 and done.stderr == (f"error: {tmp_path / 'out' / 'table.json'} holds a table of other "
                                                   "settings (budget_minutes, pretrain_share); choose another --out\n")
+
+
+@pytest.mark.parametrize("size, hidden", [("full", (2500, 2000, 1500, 1000, 500)),
+                                          ("cpu", (250, 200, 150, 100, 50)), ("tiny", (32, 16))])
+def test_every_method_trains_the_same_net_with_an_equal_search(size, hidden):
+  for name in method.METHODS:
+    cfg = presets.get_config(name, size)
+    method.validate(cfg)
+    assert (tuple(cfg.model.hidden), cfg.protocol, cfg.batch_size, cfg.seed) == (hidden, "holdout", 32, 0)
+    assert cfg.committee.size == (2 if size == "tiny" else 4)
+    plan = stages.plan(cfg)
+    assert len(plan) == (1 if name == "end_to_end" else len(hidden) + 1)
+    # Member m: a distinct (greedy rate, fine-tuning rate) pair.
+    pairs = list(zip(cfg.pretrain.member_lr0 or [None] * cfg.committee.size, cfg.committee.lr0))
+    assert len(set(pairs)) == cfg.committee.size
