@@ -67,15 +67,22 @@ def member_ids(lay: Layout):
   return jax.jit(lambda: jnp.arange(lay.padded), out_shardings=lay.by_member)()
 
 
-def init_members(cfg, lay: Layout, steps_per_epoch: int):
-  """Stacked fresh states for all slots, laid out by member."""
+def init_members(cfg, lay: Layout, steps_per_epoch: int, create=train.create_state):
+  """Stacked fresh states for all slots, laid out by member; `create` has `train.create_state`'s signature."""
   lr0 = member_values(cfg, "lr0", cfg.lr0, lay.padded)
   decay = member_values(cfg, "lr_decay", cfg.lr_decay, lay.padded)
 
   def init(member, lr0, decay):
-    return train.create_state(member_key(cfg.seed, member, 0), cfg, steps_per_epoch, lr0=lr0, lr_decay=decay)
+    return create(member_key(cfg.seed, member, 0), cfg, steps_per_epoch, lr0=lr0, lr_decay=decay)
 
   return jax.jit(jax.vmap(init), out_shardings=lay.by_member)(member_ids(lay), lr0, decay)
+
+
+def host_template(cfg, lay: Layout, create=train.create_state):
+  """Numpy zeros shaped like the real members' state, for a checkpoint to be restored into; nothing is
+  compiled (the initialisation is only traced)."""
+  shapes = jax.eval_shape(lambda: init_members(cfg, lay, 1, create))
+  return real_members(jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes), lay)
 
 
 def place(tree, sharding: NamedSharding):
@@ -103,18 +110,38 @@ def real_members(tree, lay: Layout):
   return jax.tree.map(lambda x: x[:lay.members], tree)
 
 
+def start_from(state_M, params: dict, lay: Layout):
+  """`state_M` whose real members start from host `params` (stacked by member) under the top-level names
+  it holds, e.g. the layers a previous training stage left; the other parameters keep their fresh values."""
+  host = to_host(state_M)
+  merged = dict(host.params)
+  shapes = lambda tree: jax.tree.map(np.shape, tree)
+  for name, given in params.items():
+    if name not in merged:
+      raise ValueError(f"initial parameters name {name!r}, which the model lacks ({', '.join(merged)})")
+    fresh = jax.tree.map(lambda f: f[:lay.members], merged[name])
+    if shapes(given) != shapes(fresh):
+      raise ValueError(f"initial parameters {name!r} have shapes {shapes(given)}; the model's are {shapes(fresh)}")
+    merged[name] = jax.tree.map(lambda g, f: np.concatenate([g, f[lay.members:]]).astype(f.dtype), given,
+                                merged[name])
+  ema = merged if host.ema is not None else None
+  return place(host.replace(params=merged, ema=ema), lay.by_member)
+
+
 def pad_members(restored, fresh_host, lay: Layout):
   """Restored arrays of the real members + the padding slots of a fresh host state -> laid-out state."""
   full = jax.tree.map(lambda r, f: np.concatenate([r, f[lay.members:]]), restored, train.arrays(fresh_host))
   return place(train.with_arrays(fresh_host, full), lay.by_member)
 
 
-def epoch_fn(cfg, lay: Layout, per_member_images: bool):
-  """Jitted epoch of all members: (state_M, images, labels_N, member_ids_M, epoch) -> (state_M, metrics_M...)."""
+def epoch_fn(cfg, lay: Layout, per_member_images: bool, step=None):
+  """Jitted epoch of all members: (state_M, images, labels_N, member_ids_M, epoch) -> (state_M, metrics_M...).
+
+  `step` replaces the supervised train step (see `train.make_train_epoch`)."""
   axis = 0 if per_member_images else None
   images_sharding = lay.by_member if per_member_images else lay.replicated
 
-  train_epoch = train.make_train_epoch(cfg)
+  train_epoch = train.make_train_epoch(cfg, step)
 
   def epoch(state_M, images, labels_N, members_M, epoch):
     def one(state, images, member):

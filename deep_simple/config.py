@@ -49,6 +49,7 @@ def base_config(model: str = "mlp") -> ml_collections.ConfigDict:
   c.momentum = 0.0
   c.ema_decay = 0.0  # > 0 also evaluates a Polyak (exponential moving) average of the weights.
   c.epochs = 800  # Ciresan et al. 2010: up to 800 epochs.
+  c.frozen = ()  # Top-level parameter names (e.g. "Dense_0") the optimizer holds fixed: layer-wise training.
 
   # Fresh affine + elastic distortions of every training digit, every epoch.
   c.augment = True
@@ -112,3 +113,8 @@ def validate(cfg) -> None:
   except ValueError as e:
     raise ValueError(f"config.{e}") from None
   models.check(cfg.model, size)
+  names = models.param_names(cfg.model, size, num_classes(cfg)) if cfg.frozen else ()
+  unknown = [name for name in cfg.frozen if name not in names]
+  if unknown:
+    raise ValueError(f"config.frozen names no parameters of the model: {', '.join(unknown)}; "
+                     f"it has {', '.join(names)}")

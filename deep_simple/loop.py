@@ -2,12 +2,16 @@
 
 `run(cfg, workdir)` trains `cfg.committee.size` members side by side (one member is a single net), evaluates
 every epoch on the validation and test splits, checkpoints, and resumes a workdir that already holds a run.
+What is trained and measured is a `Task`: CLASSIFY (the default) trains the model on the labels; the
+unsupervised pre-training stages (deep_simple/pretrain/unsupervised.py) are another task.
 Resumed runs are bit-identical to uninterrupted ones: every random draw comes from
 `fold_in(seed, member, ..., epoch)` and the checkpoint holds the complete train state. A workdir holds one run,
 trained by one process at a time (deep_simple/workdir.py): `run` checks the config and loads the data before it
 writes anything, then locks the workdir.
 """
 
+from collections.abc import Callable
+import dataclasses
 import json
 import os
 import time
@@ -43,31 +47,6 @@ def load_data(cfg, lay: committee.Layout):
   return out
 
 
-def restore(workdir: str):
-  """(config, state, record) of the run in `workdir` from its newest readable checkpoint, or None.
-
-  The state holds the real members stacked on a leading axis, as numpy arrays (a single net: one member).
-  The config is the one recorded in the checkpoint. Reading changes nothing in the workdir.
-  """
-  found = {}
-
-  def template(record):
-    found["cfg"] = cfg = ml_collections.ConfigDict(record["config"])
-    lay = committee.layout(cfg.committee.size)
-    found["state"] = committee.real_members(committee.to_host(committee.init_members(cfg, lay, 1)), lay)
-    return train.arrays(found["state"])
-
-  ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), read_only=True)
-  try:
-    restored = ckpts.restore_latest(template)
-  finally:
-    ckpts.close()
-  if restored is None:
-    return None
-  arrays, record = restored
-  return found["cfg"], train.with_arrays(found["state"], arrays), record
-
-
 def _error_rates(probs_MxNxK, labels_N):
   return (probs_MxNxK.argmax(-1) != labels_N).mean(axis=-1)
 
@@ -85,7 +64,77 @@ def _evaluate(params_M, predict, splits, lay, rule):
   return entry, scores
 
 
-def _first_nonfinite(loss_MxS, epoch, lrs):
+def _classification(cfg, lay: committee.Layout, eval_splits: dict):
+  """CLASSIFY's measurements: every member's and the committee's validation and test errors (also of the EMA
+  weights), and the record of the best validation epoch with its misclassified test digits."""
+  predict = committee.predict_fn(cfg, lay, eval_splits["test"][0].ndim == 4)
+
+  def evaluate(state, entry: dict, record: dict) -> None:
+    evaluated, test_scores = _evaluate(state.params, predict, eval_splits, lay, cfg.committee.rule)
+    entry.update(evaluated)
+    if state.ema is not None:
+      ema, _ = _evaluate(state.ema, predict, eval_splits, lay, cfg.committee.rule)
+      entry.update({f"ema_{k}": v for k, v in ema.items()})
+    if record.get("best") is None or entry["validation_selected_error"] < record["best"]["validation_error"]:
+      record["best"] = report.best_record(entry, test_scores, eval_splits["test"][1])
+
+  return evaluate
+
+
+def _classification_results(cfg, record: dict, workdir: str, splits: dict) -> dict:
+  results = report.summarise(cfg, record, {name: len(labels) for name, (_, labels) in splits.items()})
+  if jax.process_index() == 0:
+    report.write_outputs(cfg, record, results, splits["test"], workdir)
+  return results
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+  """What `run` trains, how it measures an epoch and what it reports at the end."""
+
+  # One member's fresh state, with train.create_state's signature.
+  create: Callable = train.create_state
+  # cfg -> step(state, batch) -> (state, metrics with "loss" and "lr"); None: train.make_train_step.
+  make_step: Callable | None = None
+  # (cfg, layout, eval_splits) -> evaluate(state, entry, record), which adds the epoch's measurements to
+  # `entry` (and may update `record`).
+  make_evaluate: Callable = _classification
+  # entry -> the epoch's validation error, which picks the checkpoint kept as best.
+  validation_error: Callable = lambda entry: entry["validation_selected_error"]
+  # (cfg, record, workdir, splits) -> results; process 0 writes them (results.json, figures).
+  summarise: Callable = _classification_results
+
+
+CLASSIFY = Task()
+
+
+def restore(workdir: str, create=train.create_state):
+  """(config, state, record) of the run in `workdir` from its newest readable checkpoint, or None.
+
+  The state holds the real members stacked on a leading axis, as numpy arrays (a single net: one member);
+  `create` is the run's state constructor (its Task's). The config is the one recorded in the checkpoint.
+  Reading changes nothing in the workdir.
+  """
+  found = {}
+
+  def template(record):
+    found["cfg"] = cfg = ml_collections.ConfigDict(record["config"])
+    found["state"] = committee.host_template(cfg, committee.layout(cfg.committee.size), create)
+    return train.arrays(found["state"])
+
+  ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), read_only=True)
+  try:
+    restored = ckpts.restore_latest(template)
+  finally:
+    ckpts.close()
+  if restored is None:
+    return None
+  arrays, record = restored
+  return found["cfg"], train.with_arrays(found["state"], arrays), record
+
+
+def check_finite(loss_MxS, epoch, lrs):
+  """FloatingPointError naming the first non-finite loss of an epoch: its step, member and rate."""
   bad = np.argwhere(~np.isfinite(loss_MxS))
   if bad.size:
     member, step = bad[0]
@@ -103,10 +152,12 @@ def _target_refusing_other_runs(fields: dict, workdir: str, arrays):
   return target
 
 
-def run(cfg, workdir: str, on_epoch=None) -> dict:
+def run(cfg, workdir: str, on_epoch=None, init_params=None, task: Task = CLASSIFY) -> dict:
   """Trains and evaluates; returns the results dict also written to `workdir/results.json`.
 
   `on_epoch(entry, cfg)` is called after every epoch with that epoch's history entry (for progress output).
+  `init_params`: host parameters stacked by member that a new run starts from instead of fresh ones, under
+  the top-level names they hold (`committee.start_from`), e.g. what an earlier training stage left.
   """
   # Whatever can fail on bad input fails here, before the workdir is touched.
   config.validate(cfg)
@@ -115,10 +166,10 @@ def run(cfg, workdir: str, on_epoch=None) -> dict:
   if len(splits["train"][1]) < cfg.batch_size:
     raise ValueError(f"config.batch_size {cfg.batch_size} exceeds the {len(splits['train'][1])} training digits")
   with workdir_lib.lock(workdir):
-    return _train(cfg, workdir, lay, splits, on_epoch)
+    return _train(cfg, workdir, lay, splits, on_epoch, init_params, task)
 
 
-def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch) -> dict:
+def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch, init_params, task: Task) -> dict:
   """`run` in the locked workdir."""
   train_images, train_labels = splits["train"]
   per_member = train_images.ndim == 4
@@ -128,9 +179,11 @@ def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch) -> 
   train_images = committee.place(train_images, images_sharding)
   eval_splits = {name: (committee.place(splits[name][0], images_sharding), splits[name][1])
                  for name in ("validation", "test")}
-  epoch_fn = committee.epoch_fn(cfg, lay, per_member)
-  predict = committee.predict_fn(cfg, lay, per_member)
-  fresh = committee.init_members(cfg, lay, steps_per_epoch)
+  epoch_fn = committee.epoch_fn(cfg, lay, per_member, task.make_step and task.make_step(cfg))
+  evaluate = task.make_evaluate(cfg, lay, eval_splits)
+  fresh = committee.init_members(cfg, lay, steps_per_epoch, task.create)
+  if init_params is not None:
+    fresh = committee.start_from(fresh, init_params, lay)
 
   fields = json.loads(cfg.to_json())
   fresh_host = committee.to_host(fresh)
@@ -154,32 +207,26 @@ def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch) -> 
     start = time.perf_counter()
     state, metrics = epoch_fn(state, train_images, labels_replicated, members, epoch)
     metrics = committee.real_members(committee.to_host(metrics), lay)
-    _first_nonfinite(metrics["loss"], epoch + 1, metrics["lr"])
+    check_finite(metrics["loss"], epoch + 1, metrics["lr"])
     entry = {"epoch": epoch + 1, "lr": metrics["lr"][:, 0].tolist(),
-             "train_loss": metrics["loss"].mean(-1).tolist(),
-             "train_error": metrics["error"].mean(-1).tolist()}
-    evaluated, test_scores = _evaluate(state.params, predict, eval_splits, lay, cfg.committee.rule)
-    entry.update(evaluated)
-    if state.ema is not None:
-      ema, _ = _evaluate(state.ema, predict, eval_splits, lay, cfg.committee.rule)
-      entry.update({f"ema_{k}": v for k, v in ema.items()})
+             **{f"train_{name}": value.mean(-1).tolist() for name, value in metrics.items() if name != "lr"}}
+    evaluate(state, entry, record)
     entry["seconds"] = time.perf_counter() - start
     record["history"].append(entry)
     record["epoch"] = epoch + 1
-    if record["best"] is None or entry["validation_selected_error"] < record["best"]["validation_error"]:
-      record["best"] = report.best_record(entry, test_scores, eval_splits["test"][1])
     if writer:
       writer.write(entry)
     if record["epoch"] % cfg.checkpoint_every == 0 or record["epoch"] == cfg.epochs:
       host_state = committee.real_members(committee.to_host(state), lay)
       ckpts.save(record["epoch"], train.arrays(host_state), record,
-                 [e["validation_selected_error"] for e in record["history"]])
+                 [task.validation_error(e) for e in record["history"]])
     if on_epoch:
       on_epoch(entry, cfg)
   ckpts.close()
 
-  results = report.summarise(cfg, record, workdir, {name: len(labels) for name, (_, labels) in splits.items()})
-  if jax.process_index() == 0:
-    report.write_outputs(cfg, record, results, splits["test"], workdir)
+  if not record["history"]:
+    raise ValueError(f"{workdir} holds no trained epoch (config.epochs = {cfg.epochs})")
+  results = task.summarise(cfg, record, workdir, splits)
+  if writer:
     writer.close()
   return results

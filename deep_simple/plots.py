@@ -73,3 +73,41 @@ def misclassified(images_NxHxW, rows: list, path: str, title: str) -> None:
   """
   digit_grid(np.asarray(images_NxHxW)[[index for index, *_ in rows]], path, title,
              captions=[f"{label}: {first} {second}" for _, label, first, second in rows])
+
+
+def error_against_time(curves: list, path: str, title: str) -> None:
+  """Validation error (%, log scale) against wall time (s), every curve on one axis.
+
+  `curves`: dicts with `label`, `color`, `linestyle`, `seconds` and `error` (points of the run's final stage),
+  and optionally `earlier` ([(seconds, error)] of earlier stages with an error of their own, drawn thin) and
+  `start` (the second at which the final stage began, marked when > 0).
+  """
+  fig = Figure(figsize=(8, 5))
+  ax = fig.subplots()
+  for c in curves:
+    for seconds, error in c.get("earlier", []):
+      ax.plot(seconds, [100 * e for e in error], color=c["color"], linestyle=c["linestyle"], lw=0.7, alpha=0.6)
+    ax.plot(c["seconds"], [100 * e for e in c["error"]], color=c["color"], linestyle=c["linestyle"], lw=1.4,
+            label=c["label"])
+    if c.get("start"):
+      ax.plot([c["start"]], [100 * c["error"][0]], marker="o", color=c["color"], ms=4)
+  ax.set_yscale("log")
+  plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+  ax.yaxis.set_major_formatter(plain)
+  ax.yaxis.set_minor_formatter(plain)
+  ax.set_xlabel("wall time (s)")
+  ax.set_ylabel("validation error (%)")
+  ax.set_title(title, fontsize=9)
+  ax.grid(True, which="both", alpha=0.3)
+  ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+
+
+def first_layer_features(kernel_DxH: np.ndarray, path: str, title: str, count: int = 48) -> None:
+  """The first `count` units' input weights as images (D = S x S pixels), each scaled to its largest |w|:
+  mid-grey is 0, dark positive, light negative."""
+  side = math.isqrt(kernel_DxH.shape[0])
+  units_HxSxS = np.asarray(kernel_DxH).T[:count].reshape(-1, side, side)
+  peak_H = np.abs(units_HxSxS).max(axis=(1, 2), keepdims=True)
+  digit_grid(0.5 + 0.5 * units_HxSxS / np.where(peak_H > 0, peak_H, 1), path, title)

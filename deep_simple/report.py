@@ -61,14 +61,12 @@ def table_columns(validation_errors, test_errors) -> dict:
           "test_error_at_best_validation": float(test[best]), "best_test_error": float(test.min())}
 
 
-def summarise(cfg, record: dict, workdir: str, digits: dict) -> dict:
+def summarise(cfg, record: dict, digits: dict) -> dict:
   """results.json: Table 1's columns per member and for the selected model, and what produced them.
 
   `digits`: the numbers of training, validation and test digits the run used.
   """
   history = record["history"]
-  if not history:
-    raise ValueError(f"{workdir} holds no trained epoch (config.epochs = {cfg.epochs})")
   column = lambda key: np.asarray([e[key] for e in history])
   classes = config.num_classes(cfg)
   results = {

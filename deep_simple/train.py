@@ -42,15 +42,23 @@ def epoch_decay(lr0, lr_decay, lr_min, steps_per_epoch) -> optax.Schedule:
   return lambda count: jnp.maximum(lr0 * lr_decay ** (count // steps_per_epoch), lr_min)
 
 
-def _sgd(lr0, lr_decay, lr_min, steps_per_epoch, momentum):
-  return optax.sgd(epoch_decay(lr0, lr_decay, lr_min, steps_per_epoch), momentum=momentum or None)
+def _sgd(lr0, lr_decay, lr_min, steps_per_epoch, momentum, frozen):
+  sgd = optax.sgd(epoch_decay(lr0, lr_decay, lr_min, steps_per_epoch), momentum=momentum or None)
+  if not frozen:
+    return sgd
+  # Zeroing the frozen gradients before SGD leaves those parameters bit-identical (momentum included) and
+  # their gradients unused, for XLA to drop.
+  held = lambda params: {name: jax.tree.map(lambda _: name in frozen, tree) for name, tree in params.items()}
+  return optax.chain(optax.masked(optax.set_to_zero(), held), sgd)
 
 
 def optimizer(cfg, steps_per_epoch: int) -> optax.GradientTransformation:
-  """SGD (with momentum if set) at the per-example rates of `cfg`; the rates are state, not constants."""
-  return optax.inject_hyperparams(_sgd, static_args="momentum")(
+  """SGD (with momentum if set) at the per-example rates of `cfg`, holding the parameters named in
+  config.frozen fixed; the rates are state, not constants."""
+  return optax.inject_hyperparams(_sgd, static_args=("momentum", "frozen"))(
       lr0=float(cfg.lr0), lr_decay=float(cfg.lr_decay), lr_min=float(cfg.lr_min),
-      steps_per_epoch=int(steps_per_epoch), momentum=float(cfg.momentum))
+      steps_per_epoch=int(steps_per_epoch), momentum=float(cfg.momentum),
+      frozen=tuple(cfg.get("frozen", ())))  # configs saved before the field existed restore as they were
 
 
 def learning_rate(state: TrainState):
@@ -64,13 +72,19 @@ def create_state(key, cfg, steps_per_epoch: int, lr0=None, lr_decay=None) -> Tra
   model = models.build(cfg.model, config.num_classes(cfg))
   size = config.input_size(cfg)
   params = model.init(key, jnp.zeros((1, size, size), jnp.float32))["params"]
+  return init_state(TrainState, model.apply, params, cfg, steps_per_epoch, lr0, lr_decay)
+
+
+def init_state(cls, apply_fn, params, cfg, steps_per_epoch: int, lr0=None, lr_decay=None, **fields):
+  """A step-0 state of class `cls` (TrainState or a subclass with `fields`) for `params`, with the config's
+  optimizer; lr0 and lr_decay as in `create_state`."""
   tx = optimizer(cfg, steps_per_epoch)
   opt_state = tx.init(params)
   rates = {name: jnp.asarray(value, jnp.float32) for name, value in (("lr0", lr0), ("lr_decay", lr_decay))
            if value is not None}
   opt_state = opt_state._replace(hyperparams={**opt_state.hyperparams, **rates})
-  return TrainState(step=jnp.int32(0), apply_fn=model.apply, params=params, tx=tx, opt_state=opt_state,
-                    ema=params if cfg.ema_decay else None)
+  return cls(step=jnp.int32(0), apply_fn=apply_fn, params=params, tx=tx, opt_state=opt_state,
+             ema=params if cfg.ema_decay else None, **fields)
 
 
 def arrays(state: TrainState) -> dict:
@@ -143,11 +157,14 @@ def steps_per_block(steps: int, batch_size: int, block_images: int) -> int:
   return max(k for k in range(1, min(steps, limit) + 1) if steps % k == 0)
 
 
-def make_train_epoch(cfg):
+def make_train_epoch(cfg, step=None):
   """`train_epoch(state, images_NxSxS, labels_N, key) -> (state, metrics)`: reshuffle, distort afresh block
   by block, one update per batch of config.batch_size (1: online SGD); digits past the last whole batch wait
-  for a later epoch's shuffle. Metrics have shape [steps]."""
-  step = make_train_step(cfg)
+  for a later epoch's shuffle. Metrics have shape [steps].
+
+  `step`: another `(state, batch) -> (state, metrics)` to scan instead of `make_train_step(cfg)`, e.g. an
+  unsupervised layer's (deep_simple/pretrain)."""
+  step = step or make_train_step(cfg)
   inputs = inputs_lib.Inputs.from_config(cfg)
   b, block_images = cfg.batch_size, cfg.block_images
   distort_cfg = cfg.distort.copy_and_resolve_references() if cfg.augment else None

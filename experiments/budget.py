@@ -2,7 +2,8 @@
 
 The probe's first epoch includes compilation and its second gives the steady epoch time. Resuming pays
 again what the probe spent outside its epochs (loading, initialising, writing outputs); compilation is not
-repeated when JAX's persistent compilation cache is on (`jax_compilation_cache_dir`).
+repeated when JAX's persistent compilation cache is on (`jax_compilation_cache_dir`). `staged_fit` does the
+same for every stage of a method (deep_simple.pretrain.stages), within shares of one budget.
 """
 
 import math
@@ -10,8 +11,10 @@ import os
 import time
 
 import jax
+import numpy as np
 
 from deep_simple import loop
+from deep_simple.pretrain import stages
 
 PROBE_EPOCHS = 2
 
@@ -55,3 +58,41 @@ def train_within(cfg, workdir: str, budget_s: float, on_epoch=None):
             "probe_epochs": probe, "probe_wall_seconds": probe_wall_s,
             "seconds_per_epoch": seconds[probe - 1] if seconds else None}
   return results, timing
+
+
+# A stage first extends its probe by this fraction of the epochs its share seems to allow, then by all that
+# its share allows at the mean time of its epochs so far: one noisy epoch time cannot overrun the budget.
+FIRST_EXTENSION = 0.75
+
+
+def stage_epochs(history: list, share_s: float, cap: int, fraction: float = 1.0) -> int:
+  """The epochs a stage trains in all: those it has, and `fraction` of those that fit what is left of
+  `share_s` at the mean charged time of its epochs after the first (at most `cap`)."""
+  seconds = stages.charged(history)
+  steady = float(np.mean(seconds[1:] or seconds))
+  more = math.floor(fraction * (share_s - sum(seconds)) / steady)
+  return min(cap, len(history) + max(0, more))
+
+
+def staged_fit(budget_s: float, share: float, layers: int):
+  """`fit` for stages.run: greedy stages get share * budget_s / layers each, fine-tuning what they left.
+
+  A stage trains the probe's epochs, then extends twice (`FIRST_EXTENSION`). The decisions read the epoch
+  times recorded in the stage's checkpoints, so an interrupted stage resumes to the epochs the uninterrupted
+  one chose.
+  """
+
+  def fit(stage, train, done):
+    share_s = share * budget_s / layers if stage.layer else budget_s - sum(s["seconds"] for s in done)
+    cap = stage.cfg.epochs
+    summary = train(with_epochs(stage.cfg, min(PROBE_EPOCHS, cap)))
+    decided = len(summary["history"][:PROBE_EPOCHS])
+    for fraction in (FIRST_EXTENSION, 1.0):
+      # Each decision reads the epochs the previous one decided, also when the stage trained more before
+      # an interruption.
+      decided = stage_epochs(summary["history"][:decided], share_s, cap, fraction)
+      if decided > summary["epochs"]:
+        summary = train(with_epochs(stage.cfg, decided))
+    return summary
+
+  return fit

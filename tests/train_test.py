@@ -182,6 +182,31 @@ def test_momentum_accumulates_velocity(mnist_splits):
   assert not np.allclose(two.params["Dense_0"]["kernel"], plain_two.params["Dense_0"]["kernel"])
 
 
+def test_frozen_parameters_stay_bit_identical_while_the_others_train(mnist_splits):
+  """config.frozen holds the named layers fixed, with momentum and EMA too, and steps the rest exactly as
+  an unfrozen step would."""
+  cfg = _cfg(momentum=0.9, ema_decay=0.5, frozen=("Dense_0",))
+  free_cfg = _cfg(momentum=0.9, ema_decay=0.5)
+  state = train.create_state(jax.random.key(0), cfg, steps_per_epoch=10)
+  free = train.create_state(jax.random.key(0), free_cfg, steps_per_epoch=10)
+  before = _copy(state.params)
+  step, free_step = jax.jit(train.make_train_step(cfg)), jax.jit(train.make_train_step(free_cfg))
+  for start in (0, 16, 32):
+    state, _ = step(state, _batch(mnist_splits, start, 16))
+  _assert_trees_equal(state.params["Dense_0"], before["Dense_0"])
+  _assert_trees_equal(state.ema["Dense_0"], before["Dense_0"])
+  assert not np.array_equal(state.params["Dense_1"]["kernel"], before["Dense_1"]["kernel"])
+  # The output layer's first step is the unfrozen one's: the same gradient, the same rate.
+  one, _ = step(train.create_state(jax.random.key(0), cfg, steps_per_epoch=10), _batch(mnist_splits, 0, 16))
+  _assert_trees_equal(one.params["Dense_1"], free_step(free, _batch(mnist_splits, 0, 16))[0].params["Dense_1"])
+
+
+def test_frozen_names_must_be_the_models_parameters():
+  with pytest.raises(ValueError, match=r"^config.frozen names no parameters of the model: Dense_5; it has "
+                                       r"Dense_0, Dense_1$"):
+    config.validate(_cfg(frozen=("Dense_5",)))
+
+
 def test_predict_matches_direct_apply_across_chunks(mnist_splits):
   cfg = _cfg(eval_batch=64)
   state = train.create_state(jax.random.key(0), cfg, steps_per_epoch=1)

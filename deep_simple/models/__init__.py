@@ -67,8 +67,17 @@ def param_count(params) -> int:
   return sum(x.size for x in jax.tree.leaves(params))
 
 
+def param_shapes(model_cfg, input_size: int, num_classes: int):
+  """The parameters' shapes and dtypes (nothing is allocated)."""
+  return jax.eval_shape(build(model_cfg, num_classes).init, jax.random.key(0),
+                        jnp.zeros((1, input_size, input_size), jnp.float32))["params"]
+
+
+def param_names(model_cfg, input_size: int, num_classes: int) -> tuple:
+  """Top-level parameter names, e.g. ("Dense_0", "Dense_1", "Dense_2") for an MLP with two hidden layers."""
+  return tuple(param_shapes(model_cfg, input_size, num_classes))
+
+
 def count_params(model_cfg, input_size: int, num_classes: int) -> int:
   """Weights and biases of one net, from the parameters' shapes (nothing is allocated)."""
-  shapes = jax.eval_shape(build(model_cfg, num_classes).init, jax.random.key(0),
-                          jnp.zeros((1, input_size, input_size), jnp.float32))
-  return param_count(shapes["params"])
+  return param_count(param_shapes(model_cfg, input_size, num_classes))

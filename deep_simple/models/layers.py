@@ -4,9 +4,14 @@ import jax
 import jax.numpy as jnp
 
 
+# LeCun's constants: f(a) = TANH_SCALE * tanh(TANH_SLOPE * a) maps ±1 to ±1.
+TANH_SCALE = 1.7159
+TANH_SLOPE = 0.6666
+
+
 def scaled_tanh(a):
   """LeCun's scaled hyperbolic tangent, the paper's hidden unit: f(±1) = ±1."""
-  return 1.7159 * jnp.tanh(0.6666 * a)
+  return TANH_SCALE * jnp.tanh(TANH_SLOPE * a)
 
 
 def symmetric_uniform(scale: float):

@@ -1,0 +1,287 @@
+r"""The seed's claim, measured: end-to-end back-propagation against greedy layer-wise training and
+unsupervised pre-training, the same net under the same budget, with and without fresh distortions.
+
+    python -m experiments.pretraining --size=cpu --budget_minutes=5.5 --out=results/pretraining/<name>
+
+Trains every method of experiments/configs/pretraining.py (--methods) with and without distortions
+(--distortions): each method x distortions cell gets --budget_minutes of charged time. Its greedy stages (one
+per hidden layer) share --pretrain_share of it equally; fine-tuning gets what they left. Every stage trains
+2 epochs, then resumes, twice, for as many as its share allows (`budget.staged_fit`). What is charged is the sum
+of its epochs' own times, training and evaluation of every member, the first epoch counted at the second's
+(deep_simple.pretrain.stages.charged: compilation, a fixed cost per stage, is left out).
+--budget_minutes=0 trains every stage for its config's epochs instead.
+
+Writes to --out: table.md and table.json (one row per cell, the published anchors beside them),
+validation_vs_time.png (validation error against charged wall time, every cell on one axis), and
+features_<method>_<distortions>.png (the first layer's weights when the greedy stages end). Stages run in
+workdirs under --workdir_root; the same command run again skips finished cells and resumes the interrupted
+one where its last checkpoint left it.
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+import shlex
+import sys
+import time
+
+from absl import app
+from absl import flags
+import jax
+import numpy as np
+
+from deep_simple import config
+from deep_simple import models
+from deep_simple import plots
+from deep_simple.pretrain import method
+from deep_simple.pretrain import stages
+from experiments import budget
+from experiments import cli
+from experiments.configs import pretraining as presets
+
+METHODS = flags.DEFINE_list("methods", list(method.METHODS), f"Methods to train: {', '.join(method.METHODS)}.")
+DISTORTIONS = flags.DEFINE_list("distortions", ["on", "off"], "Train each method with fresh distortions "
+                                "every epoch (on), without (off), or both.")
+SIZE = flags.DEFINE_enum("size", "cpu", presets.SIZES, "Net and data size (experiments/configs/pretraining.py).")
+BUDGET_MINUTES = flags.DEFINE_float("budget_minutes", 5.5, "Charged minutes per method x distortions cell "
+                                    "(0: every stage trains its config's epochs).")
+PRETRAIN_SHARE = flags.DEFINE_float("pretrain_share", 0.3, "Share of each cell's budget for its greedy stages.")
+TRAIN_LIMIT = flags.DEFINE_integer("train_limit", None, "Train on n digits, a fixed random subset (0: all).")
+EVAL_LIMIT = flags.DEFINE_integer("eval_limit", None, "Validate and test on n digits each (0: all).")
+OUT = flags.DEFINE_string("out", None, "Folder of the table and figures, e.g. results/pretraining/<name>.")
+WORKDIR_ROOT = flags.DEFINE_string("workdir_root", None, "Folder of the stages' workdirs; default "
+                                   "runs/pretraining/<basename of --out>.")
+
+PRINT_EVERY = 10  # Epochs between progress lines of a stage.
+COLORS = {"end_to_end": "tab:blue", "layerwise_supervised": "tab:green",
+          "autoencoder_pretraining": "tab:orange", "rbm_pretraining": "tab:red"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Published:
+  """A published result, not ours: permutation-invariant MNIST unless the method distorts."""
+
+  label: str
+  distortions: bool
+  test_error: float
+  source: str
+
+
+PUBLISHED = (
+    Published("DBN 784-500-500-2000", False, 0.0125, "Hinton, Osindero & Teh 2006"),
+    Published("DBN 3 x 1000 (Theano tutorial)", False, 0.0134, "deeplearning.net tutorials"),
+    Published("SdA 3 x 1000 (Theano tutorial)", False, 0.013, "deeplearning.net tutorials"),
+    Published("MLP 2500-2000-1500-1000-500 (net 4)", True, 0.0035, "Ciresan et al. 2010"),
+)
+
+
+def cell_name(name: str, distorted: bool) -> str:
+  return f"{name}_{'distorted' if distorted else 'plain'}"
+
+
+def configure(name: str, distorted: bool):
+  cfg = presets.get_config(name, SIZE.value)
+  cfg.name = cell_name(name, distorted)
+  cfg.augment = distorted
+  for field, flag in (("train_limit", TRAIN_LIMIT), ("eval_limit", EVAL_LIMIT)):
+    if flag.value is not None:
+      cfg[field] = flag.value
+  method.validate(cfg)
+  return cfg
+
+
+def _check_flags() -> list:
+  """[(method, distorted, config)] to train, after every check that needs no training."""
+  unknown = [m for m in METHODS.value if m not in method.METHODS]
+  if unknown or not METHODS.value:
+    raise ValueError(f"--methods: unknown or no method ({', '.join(map(repr, unknown))}); choose from "
+                     f"{', '.join(method.METHODS)}")
+  if not DISTORTIONS.value or set(DISTORTIONS.value) - {"on", "off"}:
+    raise ValueError(f"--distortions must list on, off or both; got {','.join(DISTORTIONS.value)!r}")
+  if BUDGET_MINUTES.value < 0 or not 0 <= PRETRAIN_SHARE.value < 1:
+    raise ValueError(f"--budget_minutes must be >= 0 and --pretrain_share in [0, 1); got {BUDGET_MINUTES.value} "
+                     f"and {PRETRAIN_SHARE.value}")
+  if not OUT.value:
+    raise ValueError("--out is required, e.g. --out=results/pretraining/cpu")
+  cells = [(m, d == "on") for m in dict.fromkeys(METHODS.value) for d in dict.fromkeys(DISTORTIONS.value)]
+  return [(m, distorted, configure(m, distorted)) for m, distorted in cells]
+
+
+def _progress(cell: str):
+  def on_epoch(stage, entry, cfg):
+    if entry["epoch"] % PRINT_EVERY and entry["epoch"] not in (1, cfg.epochs):
+      return
+    if stage.supervised:
+      errors = entry["validation_error"]
+      what = f"validation error {min(errors):.2%} (best member)"
+    else:
+      errors = entry["validation_reconstruction_error"]
+      what = f"validation reconstruction error {min(errors):.4f} (best member)"
+    print(f"{cell} {stage.name}: epoch {entry['epoch']}/{cfg.epochs}  {what}  {entry['seconds']:.1f} s",
+          flush=True)
+  return on_epoch
+
+
+def _rate(cfg, field: str, per_member: tuple, m: int):
+  return float(per_member[m]) if per_member else float(cfg[field])
+
+
+def row(name: str, distorted: bool, cfg, summaries: list, run_seconds: float, out: str) -> dict:
+  """table.json's record of one cell: the selected member's errors, the budget's accounting, the curves."""
+  greedy, finetune = summaries[:-1], summaries[-1]
+  selected = stages.select(finetune["history"])
+  m = selected["member"]
+  pre_s, pre_examples = sum(s["seconds"] for s in greedy), sum(s["examples"] for s in greedy)
+  seconds, examples = pre_s + finetune["seconds"], pre_examples + finetune["examples"]
+  curves, offset = [], 0.0
+  for s in summaries:
+    at = (offset + np.cumsum(stages.charged(s["history"]))).tolist()
+    error = [e["validation_error"][m] for e in s["history"]] if s["supervised"] else None
+    curves.append({"stage": s["stage"], "seconds": at, "validation_error": error})
+    offset = at[-1]
+  features = None
+  if greedy:
+    features = f"features_{cell_name(name, distorted)}.png"
+    plots.first_layer_features(greedy[-1]["first_layer"][m], os.path.join(out, features),
+                               f"{name}, {'distorted' if distorted else 'plain'} digits: the first layer's "
+                               f"weights after the greedy stages (member {m}), first 48 units")
+  return {
+      "method": name, "distortions": distorted,
+      "architecture": models.describe(cfg.model, config.num_classes(cfg)), "members": cfg.committee.size,
+      "selected_member": m,
+      "greedy_lr0": _rate(cfg.pretrain, "lr0", tuple(cfg.pretrain.member_lr0), m) if greedy else None,
+      "finetune_lr0": _rate(cfg, "lr0", tuple(cfg.committee.lr0), m),
+      **{k: v for k, v in selected.items() if k != "member"},
+      "seconds": seconds, "pretrain_seconds": pre_s, "examples": examples, "pretrain_examples": pre_examples,
+      "pretrain_time_share": pre_s / seconds, "pretrain_examples_share": pre_examples / examples,
+      "stages": [{k: s[k] for k in ("stage", "epochs", "seconds", "epoch_seconds", "examples")} for s in summaries],
+      "digits": finetune["digits"], "run_seconds": run_seconds, "features": features, "curves": curves,
+      "device": jax.devices()[0].device_kind, "date": datetime.date.today().isoformat(),
+  }
+
+
+def figure(record: dict, path: str) -> None:
+  curves = []
+  for r in record["rows"]:
+    final = r["curves"][-1]
+    earlier = [(c["seconds"], c["validation_error"]) for c in r["curves"][:-1] if c["validation_error"]]
+    curves.append({"label": f"{r['method']}, {'distorted' if r['distortions'] else 'plain'}",
+                   "color": COLORS[r["method"]], "linestyle": "-" if r["distortions"] else "--",
+                   "seconds": final["seconds"], "error": final["validation_error"], "earlier": earlier,
+                   "start": r["pretrain_seconds"]})
+  plots.error_against_time(curves, path, "The selected member's validation error against charged time\n"
+                           "(dots: fine-tuning starts; thin lines: the layer-wise stages' temporary softmax)")
+
+
+def _percent(value) -> str:
+  return "—" if value is None else f"{value:.2%}"
+
+
+def table(record: dict) -> str:
+  budget_note = (f"{record['budget_minutes']:g} minutes of charged time per cell, {record['pretrain_share']:.0%} "
+                 "of it for the greedy stages" if record["budget_minutes"] else "every stage's config epochs")
+  lines = [
+      "# End-to-end back-propagation vs layer-wise training vs unsupervised pre-training",
+      "",
+      f"Runs of {', '.join(record['dates'])} on {', '.join(record['devices'])}, written by:",
+      "",
+      f"    {record['command']}",
+      "",
+      f"Budget: {budget_note}. Time is what the budget charges: the sum of the stages' epoch times (training "
+      "and evaluation of every member), each stage's first epoch counted at its second's, i.e. without "
+      "compiling; the whole run also loaded, compiled and wrote checkpoints and figures. Examples are the "
+      "digits one member trained on, in all stages. The "
+      "validation digits (holdout protocol) pick the member, i.e. the rates, and the fine-tuning epoch; the "
+      "test error is that epoch's. Published rows are others' numbers: full-size nets, all 60,000 training "
+      "digits, no budget.",
+      "",
+      "| method | distortions | source | test error at best validation | best validation error | "
+      "best epoch | rates (greedy / fine-tuning) | time (s) | of it pre-training | examples seen | "
+      "of it pre-training | epochs per stage | whole run (s) |",
+      "|" + "---|" * 13,
+  ]
+  for r in record["rows"]:
+    greedy_rate = f"{r['greedy_lr0']:g}" if r["greedy_lr0"] is not None else "—"
+    epochs = ", ".join(str(s["epochs"]) for s in r["stages"])
+    lines.append(
+        f"| {r['method']} ({r['architecture']}) | {'yes' if r['distortions'] else 'no'} | ours | "
+        f"{_percent(r['test_error_at_best_validation'])} | {_percent(r['validation_error'])} | "
+        f"{r['best_validation_epoch']} | {greedy_rate} / {r['finetune_lr0']:g} | {r['seconds']:.0f} | "
+        f"{r['pretrain_time_share']:.0%} | {r['examples']:,} | {r['pretrain_examples_share']:.0%} | {epochs} | "
+        f"{r['run_seconds']:.0f} |")
+  for p in PUBLISHED:
+    lines.append(f"| {p.label} | {'yes' if p.distortions else 'no'} | published: {p.source} | "
+                 f"{_percent(p.test_error)} |" + " — |" * 9)
+  return "\n".join(lines) + "\n"
+
+
+def _settings() -> dict:
+  """What a table's rows depend on besides the cells' configs (which the stages' workdirs check)."""
+  return {"size": SIZE.value, "budget_minutes": BUDGET_MINUTES.value, "pretrain_share": PRETRAIN_SHARE.value,
+          "train_limit": TRAIN_LIMIT.value, "eval_limit": EVAL_LIMIT.value}
+
+
+def _start(out: str, workdir_root: str, command: str) -> dict:
+  """The table so far: a new one, or the one an earlier run of the same settings left."""
+  path = os.path.join(out, "table.json")
+  if not os.path.exists(path):
+    return {"command": command, **_settings(), "dates": [], "devices": [], "rows": []}
+  with open(path) as f:
+    record = json.load(f)
+  changed = sorted(k for k, v in _settings().items() if record.get(k) != v)
+  if changed:
+    raise ValueError(f"{path} holds a table of other settings ({', '.join(changed)}); choose another --out")
+  if os.path.abspath(record.get("workdir_root", workdir_root)) != os.path.abspath(workdir_root):
+    raise ValueError(f"{path} was written from the workdirs in {record['workdir_root']}; pass that --workdir_root")
+  return record
+
+
+def train_table(cells: list, out: str, workdir_root: str, command: str) -> str:
+  os.makedirs(out, exist_ok=True)
+  record = _start(out, workdir_root, command)
+  record["workdir_root"] = os.path.abspath(workdir_root)
+  budget_s = 60 * BUDGET_MINUTES.value
+  for name, distorted, cfg in cells:
+    cell = cell_name(name, distorted)
+    if any(cell_name(r["method"], r["distortions"]) == cell for r in record["rows"]):
+      continue
+    fit = budget.staged_fit(budget_s, PRETRAIN_SHARE.value, method.layers(cfg)) if budget_s else None
+    start = time.monotonic()
+    try:
+      summaries = stages.run(cfg, os.path.join(workdir_root, cell), _progress(cell), fit)
+    except (ValueError, FloatingPointError, OSError) as e:
+      raise RuntimeError(f"{cell}: {cli.one_line(e)} (finished cells are in {out})") from e
+    r = row(name, distorted, cfg, summaries, time.monotonic() - start, out)
+    record["rows"].append(r)
+    record["dates"] = sorted({x["date"] for x in record["rows"]})
+    record["devices"] = sorted({x["device"] for x in record["rows"]})
+    print(f"{cell}: test error at best validation {r['test_error_at_best_validation']:.2%} (member "
+          f"{r['selected_member']}, epoch {r['best_validation_epoch']}), {r['seconds']:.0f} s charged "
+          f"({r['pretrain_time_share']:.0%} pre-training), {r['run_seconds']:.0f} s in all", flush=True)
+    figure(record, os.path.join(out, "validation_vs_time.png"))
+    cli.write_atomic(os.path.join(out, "table.json"), json.dumps(record, indent=1) + "\n")
+    text = table(record)
+    cli.write_atomic(os.path.join(out, "table.md"), text)
+  return table(record)
+
+
+def main(argv):
+  if len(argv) > 1:
+    sys.exit(f"error: unexpected arguments: {' '.join(argv[1:])}")
+  cli.quiet_logging()
+  command = shlex.join(["python", "-m", "experiments.pretraining", *sys.argv[1:]])
+  try:
+    cells = _check_flags()
+    out = OUT.value
+    workdir_root = WORKDIR_ROOT.value or os.path.join("runs", "pretraining", os.path.basename(os.path.normpath(out)))
+    budget.cache_compilations(workdir_root)
+    text = train_table(cells, out, workdir_root, command)
+  except (ValueError, RuntimeError, OSError) as e:
+    sys.exit(f"error: {cli.one_line(e)}")
+  print(text, end="")
+  print(f"table and figures in {out}")
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=cli.parse_flags)
