@@ -5,7 +5,8 @@ unsupervised pre-training (deep_simple/pretrain), one net for all, the same sear
     cfg = pretraining.get_config("rbm_pretraining", size="cpu")
 
 Sizes: "full" is net 4 of Ciresan et al. 2010 (2500-2000-1500-1000-500) on all 50,000 training digits of the
-holdout protocol; "cpu" the same depth a tenth as wide on 20,000 of them; "tiny" two narrow layers on a slice
+holdout protocol; "cpu" the same depth a tenth as wide on 20,000 of them (both with all 10,000 validation and
+test digits); "tiny" two narrow layers on a slice
 of MNIST, for tests. Every method searches 4 rate settings as one vmapped committee (member m: the greedy
 stages' rate and the fine-tuning's rate, per example); end-to-end training, which has no greedy stages,
 searches 4 fine-tuning rates.
@@ -43,7 +44,7 @@ def _size(c, size: str):
   elif size == "cpu":
     c.model.hidden = tuple(w // 10 for w in NET4)
     c.model.init_scale = 0.15  # Narrower layers need larger initial weights (as experiments/reproduce.py).
-    c.train_limit, c.eval_limit = 20_000, 5_000
+    c.train_limit = 20_000  # All 10,000 validation and test digits.
     c.checkpoint_every = 5
   elif size == "tiny":
     c.model.hidden = (32, 16)
