@@ -157,7 +157,8 @@ def run(cfg, workdir: str, on_epoch=None) -> dict:
     start = time.perf_counter()
     state, metrics = epoch_fn(state, train_images, labels_replicated, members, epoch)
     metrics = committee.real_members(committee.to_host(metrics), lay)
-    _first_nonfinite(metrics["loss"], epoch + 1, metrics["lr"])
+    if cfg.stop_on_nonfinite:
+      _first_nonfinite(metrics["loss"], epoch + 1, metrics["lr"])
     entry = {"epoch": epoch + 1, "lr": metrics["lr"][:, 0].tolist(),
              "train_loss": metrics["loss"].mean(-1).tolist(),
              "train_error": metrics["error"].mean(-1).tolist()}
