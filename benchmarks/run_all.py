@@ -12,9 +12,11 @@ import sys
 from benchmarks import committee_bench
 from benchmarks import common
 from benchmarks import distort_bench
+from benchmarks import highway_bench
 from benchmarks import train_bench
 
-BENCHMARKS = {"distort": distort_bench.main, "train": train_bench.main, "committee": committee_bench.main}
+BENCHMARKS = {"distort": distort_bench.main, "train": train_bench.main, "committee": committee_bench.main,
+              "highway": highway_bench.main}
 COLUMNS = ["benchmark", "case", "net", "peer", "ratio"]
 
 

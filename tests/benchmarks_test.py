@@ -13,6 +13,7 @@ import pytest
 from benchmarks import committee_bench
 from benchmarks import common
 from benchmarks import distort_bench
+from benchmarks import highway_bench
 from benchmarks import run_all
 from benchmarks import train_bench
 
@@ -105,6 +106,18 @@ def test_committee_bench_compares_with_one_member_and_members_in_a_row(quick_run
   _assert_complete(rows[1:], committee_bench.COLUMNS)
   for row in rows[1:]:
     assert row["ratio"] == pytest.approx(row["committee s"] / row["peer s"])
+
+
+def test_highway_bench_compares_with_pytorch_on_2_cores_then_1_pinned(quick_runs):
+  rows, text = quick_runs["highway"]
+  _assert_printed(rows, text, highway_bench.COLUMNS)
+  if common.optional_torch() is None:
+    assert len(rows) == 1 and rows[0]["peer"].startswith("PyTorch not installed") and rows[0]["ratio"] is None
+    return
+  assert [r["threads"] for r in rows] == list(highway_bench.THREADS) and rows[0]["net"] == "highway 10x16 relu-10"
+  _assert_complete(rows, highway_bench.COLUMNS)
+  for row in rows:
+    assert row["ratio"] == pytest.approx(row["JAX s"] / row["PyTorch s"]) and row["digits"] == 512
 
 
 def test_run_all_combines_every_comparison_under_the_machine(quick_runs, monkeypatch, capsys):
