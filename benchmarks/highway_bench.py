@@ -2,7 +2,7 @@
 
     python -m benchmarks.highway_bench [--size=quick|cpu|gpu] [--repeats=N]
 
-The net of experiments/configs/highway.py: a plain input layer, 99 highway layers of 50 units (ReLU, b_T = -2),
+The net of experiments/configs/highway.py: a plain input layer, 99 highway layers of 50 units (ReLU, b_T = -6),
 softmax; mini-batches of 128, SGD with momentum 0.9, cross-entropy, undistorted digits (the model alone).
 JAX: one jitted call per epoch (shuffle, every step in `lax.scan`, the layers in `nn.scan`). PyTorch: the same
 net and step in eager mode (H and T from one Linear of 2 x 50 outputs, as ours), a Python loop over batches.

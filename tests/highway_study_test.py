@@ -13,7 +13,7 @@ import pytest
 
 from deep_simple import loop
 from deep_simple import train
-from experiments import highway as study
+from experiments.configs import highway as study
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Depths 2 and 3, one (ReLU) run per kind and depth, nets of 8 / 11 units, 3 epochs of 500 digits: four
