@@ -7,7 +7,7 @@ softmax; mini-batches of 128, SGD with momentum 0.9, cross-entropy, undistorted 
 JAX: one jitted call per epoch (shuffle, every step in `lax.scan`, the layers in `nn.scan`). PyTorch: the same
 net and step in eager mode (H and T from one Linear of 2 x 50 outputs, as ours), a Python loop over batches.
 Both sides run in the same child process, once on 2 cores (JAX's default thread pool, torch.set_num_threads(2))
-and once pinned to core 0 (os.sched_setaffinity before JAX or PyTorch start, torch.set_num_threads(1)), so
+and once pinned to core 0 (`taskset -c 0`, before JAX or PyTorch start, torch.set_num_threads(1)), so
 neither spreads beyond the cores the other gets. Ratio: JAX time over PyTorch time (< 1: JAX faster).
 """
 
@@ -140,10 +140,11 @@ def measure(size_name: str, threads: int, repeats: int) -> dict:
 
 
 def _child(size: str, threads: int, repeats: int) -> dict:
-  """`measure` in a fresh process pinned to the first `threads` cores before JAX and PyTorch start."""
-  done = subprocess.run([sys.executable, "-m", "benchmarks.highway_bench", f"--size={size}", f"--repeats={repeats}",
-                         f"--measure_threads={threads}"], cwd=ROOT, capture_output=True, text=True, check=False,
-                        preexec_fn=lambda: os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads]))
+  """`measure` in a fresh process pinned (taskset) to the first `threads` cores before JAX and PyTorch start."""
+  cores = ",".join(map(str, sorted(os.sched_getaffinity(0))[:threads]))
+  done = subprocess.run(["taskset", "-c", cores, sys.executable, "-m", "benchmarks.highway_bench", f"--size={size}",
+                         f"--repeats={repeats}", f"--measure_threads={threads}"],
+                        cwd=ROOT, capture_output=True, text=True, check=False)
   if done.returncode:
     raise RuntimeError(f"highway_bench with {threads} thread(s) failed: {done.stderr[-2000:]}")
   return json.loads(done.stdout.splitlines()[-1])
