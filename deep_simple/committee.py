@@ -69,13 +69,12 @@ def member_ids(lay: Layout):
 
 def init_members(cfg, lay: Layout, steps_per_epoch: int, create=train.create_state):
   """Stacked fresh states for all slots, laid out by member; `create` has `train.create_state`'s signature."""
-  lr0 = member_values(cfg, "lr0", cfg.lr0, lay.padded)
-  decay = member_values(cfg, "lr_decay", cfg.lr_decay, lay.padded)
+  values = {field: member_values(cfg, field, cfg[field], lay.padded) for field in ("lr0", "lr_decay", "momentum")}
 
-  def init(member, lr0, decay):
-    return create(member_key(cfg.seed, member, 0), cfg, steps_per_epoch, lr0=lr0, lr_decay=decay)
+  def init(member, values):
+    return create(member_key(cfg.seed, member, 0), cfg, steps_per_epoch, **values)
 
-  return jax.jit(jax.vmap(init), out_shardings=lay.by_member)(member_ids(lay), lr0, decay)
+  return jax.jit(jax.vmap(init), out_shardings=lay.by_member)(member_ids(lay), values)
 
 
 def host_template(cfg, lay: Layout, create=train.create_state):

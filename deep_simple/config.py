@@ -50,6 +50,9 @@ def base_config(model: str = "mlp") -> ml_collections.ConfigDict:
   c.ema_decay = 0.0  # > 0 also evaluates a Polyak (exponential moving) average of the weights.
   c.epochs = 800  # Ciresan et al. 2010: up to 800 epochs.
   c.frozen = ()  # Top-level parameter names (e.g. "Dense_0") the optimizer holds fixed: layer-wise training.
+  # A non-finite loss ends the run (keeping the last good checkpoint); False records it and trains on, so one
+  # diverging member of a random search does not stop the others.
+  c.stop_on_nonfinite = True
 
   # Fresh affine + elastic distortions of every training digit, every epoch.
   c.augment = True
@@ -61,6 +64,7 @@ def base_config(model: str = "mlp") -> ml_collections.ConfigDict:
   c.committee.widths = ()  # MCDNN digit widths per member (0: original digits).
   c.committee.lr0 = ()
   c.committee.lr_decay = ()
+  c.committee.momentum = ()
   c.committee.rule = "mean"  # Mean of the softmax outputs (the papers' rule), or "vote".
 
   # Engineering.
@@ -100,10 +104,12 @@ def validate(cfg) -> None:
     raise ValueError("config.train_limit and config.eval_limit must be >= 0 (0 means all digits)")
   if cfg.committee.size < 1:
     raise ValueError(f"config.committee.size must be at least 1; got {cfg.committee.size}")
-  for field in ("widths", "lr0", "lr_decay"):
+  for field in ("widths", "lr0", "lr_decay", "momentum"):
     values = tuple(cfg.committee[field])
     if values and len(values) != cfg.committee.size:
       raise ValueError(f"config.committee.{field} has {len(values)} values for {cfg.committee.size} members")
+  if not all(0 <= m < 1 for m in cfg.committee.momentum):
+    raise ValueError(f"config.committee.momentum must be in [0, 1); got {tuple(cfg.committee.momentum)}")
   size = input_size(cfg)
   for w in cfg.committee.widths:
     if not (isinstance(w, int) and 0 <= w <= size):

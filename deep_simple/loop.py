@@ -207,7 +207,8 @@ def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch, ini
     start = time.perf_counter()
     state, metrics = epoch_fn(state, train_images, labels_replicated, members, epoch)
     metrics = committee.real_members(committee.to_host(metrics), lay)
-    check_finite(metrics["loss"], epoch + 1, metrics["lr"])
+    if cfg.stop_on_nonfinite:
+      check_finite(metrics["loss"], epoch + 1, metrics["lr"])
     entry = {"epoch": epoch + 1, "lr": metrics["lr"][:, 0].tolist(),
              **{f"train_{name}": value.mean(-1).tolist() for name, value in metrics.items() if name != "lr"}}
     evaluate(state, entry, record)

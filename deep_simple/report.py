@@ -2,6 +2,7 @@
 
 import datetime
 import json
+import math
 import os
 
 import jax
@@ -32,7 +33,8 @@ class MetricsWriter:
     for key, value in entry.items():
       for member, v in enumerate(value if isinstance(value, list) else [value]):
         tag = f"{key}/member{member}" if isinstance(value, list) else key
-        self._tb.add_scalar(tag, v, entry["epoch"])
+        if math.isfinite(v):  # A diverged member's NaN loss stays in metrics.jsonl only.
+          self._tb.add_scalar(tag, v, entry["epoch"])
     self._tb.flush()
 
   def close(self) -> None:

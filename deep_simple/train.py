@@ -13,8 +13,8 @@ Inputs follow one contract for the step, the epoch and prediction (deep_simple/i
 uint8 or floating in [0, 1]. The rate is per example: a batch of B digits steps by B times it (config
 lr_scaling="linear"), whatever batch size the state was created with, so a last, smaller batch gets the
 right rate. The state is a flax `TrainState` carrying the model's `apply_fn` and the optax optimizer; the
-schedule's values (lr0, lr_decay, lr_min) live in the optimizer state (`optax.inject_hyperparams`), so
-committee members with different rates share one vmapped step.
+schedule's values (lr0, lr_decay, lr_min) and the momentum live in the optimizer state
+(`optax.inject_hyperparams`), so committee members with different rates or momenta share one vmapped step.
 """
 
 from typing import Any
@@ -42,8 +42,8 @@ def epoch_decay(lr0, lr_decay, lr_min, steps_per_epoch) -> optax.Schedule:
   return lambda count: jnp.maximum(lr0 * lr_decay ** (count // steps_per_epoch), lr_min)
 
 
-def _sgd(lr0, lr_decay, lr_min, steps_per_epoch, momentum, frozen):
-  sgd = optax.sgd(epoch_decay(lr0, lr_decay, lr_min, steps_per_epoch), momentum=momentum or None)
+def _sgd(lr0, lr_decay, lr_min, steps_per_epoch, frozen, momentum=None):
+  sgd = optax.sgd(epoch_decay(lr0, lr_decay, lr_min, steps_per_epoch), momentum=momentum)
   if not frozen:
     return sgd
   # Zeroing the frozen gradients before SGD leaves those parameters bit-identical (momentum included) and
@@ -53,12 +53,17 @@ def _sgd(lr0, lr_decay, lr_min, steps_per_epoch, momentum, frozen):
 
 
 def optimizer(cfg, steps_per_epoch: int) -> optax.GradientTransformation:
-  """SGD (with momentum if set) at the per-example rates of `cfg`, holding the parameters named in
-  config.frozen fixed; the rates are state, not constants."""
-  return optax.inject_hyperparams(_sgd, static_args=("momentum", "frozen"))(
-      lr0=float(cfg.lr0), lr_decay=float(cfg.lr_decay), lr_min=float(cfg.lr_min),
-      steps_per_epoch=int(steps_per_epoch), momentum=float(cfg.momentum),
-      frozen=tuple(cfg.get("frozen", ())))  # configs saved before the field existed restore as they were
+  """SGD at the per-example rates of `cfg`, holding the parameters named in config.frozen fixed; the rates
+  (and momentum) are state, not constants.
+
+  Momentum is a hyperparameter in the state, so members may differ, only when some member uses it: without
+  it the optimizer keeps no velocity and its step is plain SGD.
+  """
+  hyperparams = dict(lr0=float(cfg.lr0), lr_decay=float(cfg.lr_decay), lr_min=float(cfg.lr_min),
+                     steps_per_epoch=int(steps_per_epoch), frozen=tuple(cfg.frozen))
+  if any(m > 0 for m in (cfg.momentum, *cfg.committee.momentum)):
+    hyperparams["momentum"] = float(cfg.momentum)
+  return optax.inject_hyperparams(_sgd, static_args="frozen")(**hyperparams)
 
 
 def learning_rate(state: TrainState):
@@ -67,22 +72,25 @@ def learning_rate(state: TrainState):
   return epoch_decay(hp["lr0"], hp["lr_decay"], hp["lr_min"], hp["steps_per_epoch"])(state.step)
 
 
-def create_state(key, cfg, steps_per_epoch: int, lr0=None, lr_decay=None) -> TrainState:
-  """A fresh state; lr0 (per example) and lr_decay default to the config's and may be traced (vmap)."""
+def create_state(key, cfg, steps_per_epoch: int, lr0=None, lr_decay=None, momentum=None) -> TrainState:
+  """A fresh state; lr0 (per example), lr_decay and momentum default to the config's and may be traced
+  (vmap). A momentum is ignored by an optimizer without one: then every configured momentum is 0."""
   model = models.build(cfg.model, config.num_classes(cfg))
   size = config.input_size(cfg)
   params = model.init(key, jnp.zeros((1, size, size), jnp.float32))["params"]
-  return init_state(TrainState, model.apply, params, cfg, steps_per_epoch, lr0, lr_decay)
+  return init_state(TrainState, model.apply, params, cfg, steps_per_epoch, lr0, lr_decay, momentum)
 
 
-def init_state(cls, apply_fn, params, cfg, steps_per_epoch: int, lr0=None, lr_decay=None, **fields):
+def init_state(cls, apply_fn, params, cfg, steps_per_epoch: int, lr0=None, lr_decay=None, momentum=None,
+               **fields):
   """A step-0 state of class `cls` (TrainState or a subclass with `fields`) for `params`, with the config's
-  optimizer; lr0 and lr_decay as in `create_state`."""
+  optimizer; lr0, lr_decay and momentum as in `create_state`."""
   tx = optimizer(cfg, steps_per_epoch)
   opt_state = tx.init(params)
-  rates = {name: jnp.asarray(value, jnp.float32) for name, value in (("lr0", lr0), ("lr_decay", lr_decay))
-           if value is not None}
-  opt_state = opt_state._replace(hyperparams={**opt_state.hyperparams, **rates})
+  given = {"lr0": lr0, "lr_decay": lr_decay, "momentum": momentum}
+  values = {name: jnp.asarray(value, jnp.float32) for name, value in given.items()
+            if value is not None and name in opt_state.hyperparams}
+  opt_state = opt_state._replace(hyperparams={**opt_state.hyperparams, **values})
   return cls(step=jnp.int32(0), apply_fn=apply_fn, params=params, tx=tx, opt_state=opt_state,
              ema=params if cfg.ema_decay else None, **fields)
 

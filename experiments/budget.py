@@ -4,8 +4,12 @@ The probe's first epoch includes compilation and its second gives the steady epo
 again what the probe spent outside its epochs (loading, initialising, writing outputs); compilation is not
 repeated when JAX's persistent compilation cache is on (`jax_compilation_cache_dir`). `staged_fit` does the
 same for every stage of a method (deep_simple.pretrain.stages), within shares of one budget.
+
+The epochs decided after the probe are written to the workdir (budget.json): a run interrupted after that
+resumes to the same epochs, so it ends as the uninterrupted run would have.
 """
 
+import json
 import math
 import os
 import time
@@ -13,10 +17,12 @@ import time
 import jax
 import numpy as np
 
+from deep_simple import files
 from deep_simple import loop
 from deep_simple.pretrain import stages
 
 PROBE_EPOCHS = 2
+PLAN = "budget.json"  # In the workdir: the epochs decided after the probe, and the probe's timings.
 
 
 def cache_compilations(folder: str) -> None:
@@ -38,7 +44,10 @@ def with_epochs(cfg, epochs: int):
 
 
 def train_within(cfg, workdir: str, budget_s: float, on_epoch=None):
-  """(the loop's results, timings): `cfg` trained for as many of its epochs as fit `budget_s` (0: all)."""
+  """(the loop's results, timings): `cfg` trained for as many of its epochs as fit `budget_s` (0: all).
+
+  A workdir whose probe is over resumes to the epochs decided then, whatever `budget_s` is now.
+  """
   seconds = []
 
   def record(entry, run_cfg):
@@ -47,17 +56,25 @@ def train_within(cfg, workdir: str, budget_s: float, on_epoch=None):
       on_epoch(entry, run_cfg)
 
   start = time.monotonic()
-  cap = cfg.epochs
-  probe = min(PROBE_EPOCHS, cap)
-  results = loop.run(with_epochs(cfg, probe), workdir, record)
-  probe_wall_s = time.monotonic() - start
-  epochs = fitting_epochs(budget_s, probe_wall_s, seconds, cap) if budget_s else cap
-  if epochs > probe:
-    results = loop.run(with_epochs(cfg, epochs), workdir, record)
-  timing = {"budget_seconds": budget_s, "wall_seconds": time.monotonic() - start, "epoch_cap": cap,
-            "probe_epochs": probe, "probe_wall_seconds": probe_wall_s,
-            "seconds_per_epoch": seconds[probe - 1] if seconds else None}
-  return results, timing
+  plan_path = os.path.join(workdir, PLAN)
+  if os.path.exists(plan_path):
+    with open(plan_path) as f:
+      plan = json.load(f)
+    results = loop.run(with_epochs(cfg, plan["planned_epochs"]), workdir, record)
+  else:
+    cap = cfg.epochs
+    probe = min(PROBE_EPOCHS, cap)
+    results = loop.run(with_epochs(cfg, probe), workdir, record)
+    probe_wall_s = time.monotonic() - start
+    # A probe finished before an interruption timed no epoch now: its epochs' mean time stands in.
+    probe_seconds = seconds or [results["wall_seconds"] / results["epochs"]]
+    epochs = fitting_epochs(budget_s, probe_wall_s, probe_seconds, cap) if budget_s else cap
+    plan = {"budget_seconds": budget_s, "epoch_cap": cap, "planned_epochs": epochs, "probe_epochs": probe,
+            "probe_wall_seconds": probe_wall_s, "seconds_per_epoch": probe_seconds[-1]}
+    files.write_atomic(plan_path, json.dumps(plan))
+    if epochs > probe:
+      results = loop.run(with_epochs(cfg, epochs), workdir, record)
+  return results, {**plan, "wall_seconds": time.monotonic() - start}
 
 
 # A stage first extends its probe by this fraction of the epochs its share seems to allow, then by all that

@@ -13,13 +13,15 @@ import pytest
 from benchmarks import committee_bench
 from benchmarks import common
 from benchmarks import distort_bench
+from benchmarks import highway_bench
 from benchmarks import run_all
 from benchmarks import train_bench
 
 QUICK = run_all.benchmark_args(["--quick"])
 
 
-MAINS = {"distort": distort_bench.main, "train": train_bench.main, "committee": committee_bench.main}
+MAINS = {"distort": distort_bench.main, "train": train_bench.main, "committee": committee_bench.main,
+         "highway": highway_bench.main}
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +112,17 @@ def test_committee_bench_compares_with_one_member_and_members_in_a_row(quick_run
     assert row["ratio"] == pytest.approx(row["committee s"] / row["peer s"])
 
 
+def test_highway_bench_compares_with_pytorch(quick_runs):
+  rows, text = quick_runs["highway"]
+  _assert_printed(rows, text, highway_bench.COLUMNS)
+  assert len(rows) == 1 and rows[0]["net"] == "highway 10x16 relu-10"
+  if common.optional_torch() is None:
+    assert rows[0]["peer"].startswith("PyTorch not installed") and rows[0]["ratio"] is None
+    return
+  _assert_complete(rows, highway_bench.COLUMNS)
+  assert rows[0]["ratio"] == pytest.approx(rows[0]["JAX s"] / rows[0]["PyTorch s"]) and rows[0]["digits"] == 512
+
+
 def test_run_all_combines_every_comparison_under_the_machine(quick_runs, monkeypatch, capsys):
   # The benchmarks already ran above: run_all gets their real rows back instead of running them again.
   planned = []
@@ -121,7 +134,7 @@ def test_run_all_combines_every_comparison_under_the_machine(quick_runs, monkeyp
 
   monkeypatch.setattr(run_all, "run_benchmark", replay)
   rows = run_all.main(["--quick"])
-  assert planned == [("distort", None), ("train", None), ("committee", None)]
+  assert planned == [("distort", None), ("train", None), ("committee", None), ("highway", None)]
   expected = [(name, cores or 2, r["case"], r["peer"]) for name, cores in planned
               for r in quick_runs[name][0] if "ratio" in r]
   assert [(r["benchmark"], r["cores"], r["case"], r["peer"]) for r in rows] == expected
@@ -130,7 +143,7 @@ def test_run_all_combines_every_comparison_under_the_machine(quick_runs, monkeyp
   _assert_printed(rows, text, run_all.COLUMNS)
   for key in ("date", "cpu", "cores", "cores used", "jax devices", "jax", "torch"):
     assert f"\n- {key}: " in text
-  assert run_all.plan(["--size=cpu"]) == planned + [("distort", 1), ("train", 1)]
+  assert run_all.plan(["--size=cpu"]) == planned + [("distort", 1), ("train", 1), ("highway", 1)]
   assert run_all.plan(["--size=gpu"]) == planned  # the peers run on the GPU
 
 

@@ -26,3 +26,15 @@ def test_train_within_probes_then_resumes_to_the_cap(tmp_path):
   assert timing["wall_seconds"] >= timing["probe_wall_seconds"] > 0
   with open(tmp_path / "config.json") as f:
     assert json.load(f)["epochs"] == 3  # the workdir now holds the extended run
+
+
+def test_a_run_past_its_probe_resumes_to_the_epochs_it_planned(tmp_path):
+  seen = []
+  _, timing = budget.train_within(tiny.net(epochs=3), str(tmp_path), budget_s=3600)
+  assert timing["planned_epochs"] == 3
+  # Run again with a budget that would not go past the probe: the plan stands, nothing is trained.
+  results, again = budget.train_within(tiny.net(epochs=5), str(tmp_path), budget_s=1e-3,
+                                       on_epoch=lambda entry, _: seen.append(entry["epoch"]))
+  assert seen == [] and results["epochs"] == 3 and again["planned_epochs"] == 3
+  with open(tmp_path / budget.PLAN) as f:
+    assert json.load(f)["probe_epochs"] == 2

@@ -132,6 +132,27 @@ def test_members_train_and_are_evaluated_on_their_own_widths(tmp_path, mnist_spl
     assert abs(record["history"][-1]["test_error"][m] - test_error) <= 1 / 400
 
 
+def test_members_train_with_their_own_momentum(mnist_splits):
+  """Momentum 0 and 0.9 side by side: each member ends where a single net of its momentum ends, member 0 where
+  plain SGD without velocity does."""
+  cfg = _config(train_limit=512, epochs=1)
+  cfg.committee.size, cfg.committee.momentum = 2, (0.0, 0.9)
+  lay = committee.layout(2)
+  images, labels = loop.load_data(cfg, lay)["train"]
+  steps = len(labels) // cfg.batch_size
+  state = committee.init_members(cfg, lay, steps)
+  np.testing.assert_array_equal(state.opt_state.hyperparams["momentum"], np.float32([0.0, 0.9]))
+  state, _ = committee.epoch_fn(cfg, lay, per_member_images=False)(
+      state, images, labels, committee.member_ids(lay), 0)
+  for m, momentum in enumerate(cfg.committee.momentum):
+    single = _config(train_limit=512, epochs=1, momentum=momentum)
+    alone = train.create_state(committee.member_key(cfg.seed, m, 0), single, steps)
+    assert ("momentum" in alone.opt_state.hyperparams) == (momentum > 0)  # no velocity without momentum
+    alone, _ = jax.jit(train.make_train_epoch(single))(alone, images, labels, committee.member_key(cfg.seed, m, 1, 0))
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b[m], rtol=0, atol=1e-6), alone.params, state.params)
+  assert not np.allclose(state.params["Dense_0"]["kernel"][0], state.params["Dense_0"]["kernel"][1], atol=1e-3)
+
+
 def _entry_point(workdir, epochs):
   command = [sys.executable, "-m", "experiments.train", "--config=experiments/configs/committee.py:tiny4",
              f"--workdir={workdir}", "--config.train_limit=1000", "--config.eval_limit=500",

@@ -82,6 +82,25 @@ def test_non_finite_loss_stops_with_one_line_and_keeps_last_good_checkpoint(tmp_
   assert kept_record["epoch"] == 1 and np.isnan(kept.params["Dense_0"]["kernel"][0, 0, 0])
 
 
+def test_a_diverging_member_is_recorded_and_the_others_train_on(tmp_path):
+  workdir = str(tmp_path)
+  loop.run(tiny.committee(2, epochs=1, stop_on_nonfinite=False), workdir)
+  # Poison member 1's weights in the only checkpoint, as a numerical blow-up would, and train on.
+  _, state, record = loop.restore(workdir)
+  state.params["Dense_0"]["kernel"][1, 0, 0] = np.nan
+  shutil.rmtree(os.path.join(workdir, "checkpoints", "1"))
+  ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), keep=2)
+  ckpts.save(1, train.arrays(state), record, validation_errors=[0.5])
+  ckpts.close()
+  results = loop.run(tiny.committee(2, epochs=3, stop_on_nonfinite=False), workdir)
+  losses_Ex2 = np.asarray([e["train_loss"] for e in _history(tmp_path)])
+  assert np.all(np.isnan(losses_Ex2[1:, 1])) and np.all(np.isfinite(losses_Ex2[:, 0]))
+  assert losses_Ex2[2, 0] < losses_Ex2[0, 0] and results["epochs"] == 3
+  _, state, record = loop.restore(workdir)
+  assert record["epoch"] == 3 and np.isnan(record["history"][-1]["train_loss"][1])
+  assert np.isfinite(state.params["Dense_0"]["kernel"][0]).all()
+
+
 def test_workdir_of_another_config_is_refused_but_not_for_another_data_location(tmp_path):
   loop.run(_tiny(epochs=1), str(tmp_path))
   with pytest.raises(ValueError, match=r"holds a run with a different config \(fields: lr0\)"):

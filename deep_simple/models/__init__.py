@@ -15,10 +15,12 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from deep_simple.models import highway
 from deep_simple.models import mlp
 
 FAMILIES = {
     "mlp": mlp,
+    "highway": highway,
 }
 _PARTS = ("config", "build", "check", "describe")
 

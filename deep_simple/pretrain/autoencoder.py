@@ -38,9 +38,10 @@ def init_layer(key, visible: int, hidden: int, tied: bool) -> dict:
   return layer
 
 
-def create_state(key, cfg, steps_per_epoch: int, lr0=None, lr_decay=None) -> stack.LayerState:
+def create_state(key, cfg, steps_per_epoch: int, lr0=None, lr_decay=None, momentum=None) -> stack.LayerState:
   tied = bool(cfg.pretrain.tied)
-  return stack.create_state(key, cfg, steps_per_epoch, lambda k, v, h: init_layer(k, v, h, tied), lr0, lr_decay)
+  return stack.create_state(key, cfg, steps_per_epoch, lambda k, v, h: init_layer(k, v, h, tied), lr0, lr_decay,
+                            momentum)
 
 
 def _reconstruct(layer, v_BxD):

@@ -27,8 +27,8 @@ def init_layer(key, visible: int, hidden: int) -> dict:
           "visible_bias": jnp.zeros(visible, jnp.float32), "hidden_bias": jnp.zeros(hidden, jnp.float32)}
 
 
-def create_state(key, cfg, steps_per_epoch: int, lr0=None, lr_decay=None) -> stack.LayerState:
-  return stack.create_state(key, cfg, steps_per_epoch, init_layer, lr0, lr_decay)
+def create_state(key, cfg, steps_per_epoch: int, lr0=None, lr_decay=None, momentum=None) -> stack.LayerState:
+  return stack.create_state(key, cfg, steps_per_epoch, init_layer, lr0, lr_decay, momentum)
 
 
 def _hidden_probs(layer, v_BxD):

@@ -97,7 +97,8 @@ def sizes(cfg) -> tuple[int, int]:
   return (config.input_size(cfg) ** 2, *hidden)[-2], hidden[-1]
 
 
-def create_state(key, cfg, steps_per_epoch: int, init_layer, lr0=None, lr_decay=None) -> LayerState:
+def create_state(key, cfg, steps_per_epoch: int, init_layer, lr0=None, lr_decay=None,
+                 momentum=None) -> LayerState:
   """A fresh stage state: `init_layer(key, visible, hidden)` draws the layer; `lower` is zeros until the
   earlier stages' layers replace it (`committee.start_from`)."""
   init_key, noise_key = jax.random.split(key)
@@ -105,7 +106,7 @@ def create_state(key, cfg, steps_per_epoch: int, init_layer, lr0=None, lr_decay=
   lower = {f"Dense_{i}": {"kernel": jnp.zeros(widths[i:i + 2], jnp.float32), "bias": jnp.zeros(widths[i + 1])}
            for i in range(len(widths) - 2)}
   params = {"lower": lower, "layer": init_layer(init_key, *sizes(cfg))}
-  return train.init_state(LayerState, None, params, cfg, steps_per_epoch, lr0, lr_decay,
+  return train.init_state(LayerState, None, params, cfg, steps_per_epoch, lr0, lr_decay, momentum,
                           key=jax.random.key_data(noise_key))
 
 

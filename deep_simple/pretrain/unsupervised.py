@@ -52,8 +52,8 @@ def _error_fn(cfg, lay: committee.Layout):
                  out_shardings=lay.by_member)
 
 
-def _create(key, cfg, steps_per_epoch: int, lr0=None, lr_decay=None):
-  return _kind(cfg).create_state(key, cfg, steps_per_epoch, lr0, lr_decay)
+def _create(key, cfg, steps_per_epoch: int, lr0=None, lr_decay=None, momentum=None):
+  return _kind(cfg).create_state(key, cfg, steps_per_epoch, lr0, lr_decay, momentum)
 
 
 def _reconstruction(cfg, lay: committee.Layout, eval_splits: dict):
