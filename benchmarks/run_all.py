@@ -20,8 +20,9 @@ import benchmarks
 from benchmarks import common
 
 BENCHMARKS = {"distort": "benchmarks.distort_bench", "train": "benchmarks.train_bench",
-              "committee": "benchmarks.committee_bench", "highway": "benchmarks.highway_bench"}
-ONE_CORE = ("distort", "train", "highway")  # Peers on CPU threads: also measured with both sides on one core.
+              "committee": "benchmarks.committee_bench", "highway": "benchmarks.highway_bench",
+              "cnn": "benchmarks.cnn_bench"}
+ONE_CORE = ("distort", "train", "highway", "cnn")  # Peers on CPU threads: also measured with both sides on one core.
 COLUMNS = ["benchmark", "cores", "case", "net", "peer", "ratio"]
 
 

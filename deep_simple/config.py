@@ -17,6 +17,7 @@ LOSSES = ("cross_entropy", "squared_error")
 INPUT_RANGES = ("signed", "unit")
 LR_SCALINGS = ("linear", "none")
 RULES = ("mean", "vote")
+REPORTED_WEIGHTS = ("params", "ema")
 # Fields that say where the data comes from, not what is trained: a run folder's identity ignores them.
 LOCATION_FIELDS = ("data_dir", "mirror")
 
@@ -33,6 +34,7 @@ def base_config(model: str = "mlp") -> ml_collections.ConfigDict:
   c.protocol = "paper"  # Ciresan et al. 2010: validate on the undistorted training digits; or "holdout".
   c.train_limit = 0  # Train on n digits only, a fixed random subset (0: all).
   c.eval_limit = 0  # Validate and test on n digits only, fixed random subsets (0: all).
+  c.validation_limit = 0  # Validate on n digits only, overriding eval_limit (0: eval_limit's).
   c.pad_to_29 = True  # Ciresan et al. 2010: 29x29 inputs (841 weights per first-layer unit).
   c.input_range = "signed"  # Ciresan et al. 2010: pixels mapped to [-1, 1]; or "unit" for [0, 1].
 
@@ -48,6 +50,9 @@ def base_config(model: str = "mlp") -> ml_collections.ConfigDict:
   c.lr_scaling = "linear"  # A batch of B digits steps B times the per-example rate; or "none".
   c.momentum = 0.0
   c.ema_decay = 0.0  # > 0 also evaluates a Polyak (exponential moving) average of the weights.
+  # The weights whose errors select the best epoch and are reported ("ema" needs ema_decay > 0); the other
+  # ones are evaluated and recorded beside them.
+  c.reported_weights = "params"
   c.epochs = 800  # Ciresan et al. 2010: up to 800 epochs.
   c.frozen = ()  # Top-level parameter names (e.g. "Dense_0") the optimizer holds fixed: layer-wise training.
   # A non-finite loss ends the run (keeping the last good checkpoint); False records it and trains on, so one
@@ -88,7 +93,8 @@ def validate(cfg) -> None:
   """Rejects a config that cannot run, in one line, before anything is loaded or written."""
   choices = [("loss", cfg.loss, LOSSES), ("input_range", cfg.input_range, INPUT_RANGES),
              ("lr_scaling", cfg.lr_scaling, LR_SCALINGS), ("protocol", cfg.protocol, data.PROTOCOLS),
-             ("dataset", cfg.dataset, tuple(data.DATASETS)), ("committee.rule", cfg.committee.rule, RULES)]
+             ("dataset", cfg.dataset, tuple(data.DATASETS)), ("committee.rule", cfg.committee.rule, RULES),
+             ("reported_weights", cfg.reported_weights, REPORTED_WEIGHTS)]
   for field, value, allowed in choices:
     if value not in allowed:
       raise ValueError(f"config.{field} must be one of {', '.join(allowed)}; got {value!r}")
@@ -100,8 +106,11 @@ def validate(cfg) -> None:
   if not (cfg.lr_decay <= 1 and 0 <= cfg.lr_min and 0 <= cfg.momentum < 1 and 0 <= cfg.ema_decay < 1):
     raise ValueError("config needs lr_decay <= 1, lr_min >= 0, 0 <= momentum < 1 and 0 <= ema_decay < 1; got "
                      f"{cfg.lr_decay}, {cfg.lr_min}, {cfg.momentum}, {cfg.ema_decay}")
-  if cfg.train_limit < 0 or cfg.eval_limit < 0:
-    raise ValueError("config.train_limit and config.eval_limit must be >= 0 (0 means all digits)")
+  if cfg.reported_weights == "ema" and not cfg.ema_decay:
+    raise ValueError("config.reported_weights = 'ema' needs config.ema_decay > 0")
+  for field in ("train_limit", "eval_limit", "validation_limit"):
+    if cfg[field] < 0:
+      raise ValueError(f"config.{field} must be >= 0 (0 means all digits); got {cfg[field]}")
   if cfg.committee.size < 1:
     raise ValueError(f"config.committee.size must be at least 1; got {cfg.committee.size}")
   for field in ("widths", "lr0", "lr_decay", "momentum"):

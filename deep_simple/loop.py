@@ -34,7 +34,8 @@ from deep_simple import workdir as workdir_lib
 def load_data(cfg, lay: committee.Layout):
   """{split: (images, labels_N)}; images are uint8 NxSxS, or MxNxSxS when members see different widths."""
   splits = data.load_splits(cfg.dataset, cfg.protocol, data_dir=cfg.data_dir or None, mirror=cfg.mirror or None,
-                            train_limit=cfg.train_limit, eval_limit=cfg.eval_limit)
+                            train_limit=cfg.train_limit, eval_limit=cfg.eval_limit,
+                            validation_limit=cfg.validation_limit)
   widths = tuple(cfg.committee.widths)
   out = {}
   for name, (images, labels) in splits.items():
@@ -65,16 +66,19 @@ def _evaluate(params_M, predict, splits, lay, rule):
 
 
 def _classification(cfg, lay: committee.Layout, eval_splits: dict):
-  """CLASSIFY's measurements: every member's and the committee's validation and test errors (also of the EMA
-  weights), and the record of the best validation epoch with its misclassified test digits."""
+  """CLASSIFY's measurements: every member's and the committee's validation and test errors of the reported
+  weights (config.reported_weights; the other weights' under the prefix "ema_" or "params_"), and the record
+  of the best validation epoch with its misclassified test digits."""
   predict = committee.predict_fn(cfg, lay, eval_splits["test"][0].ndim == 4)
 
   def evaluate(state, entry: dict, record: dict) -> None:
-    evaluated, test_scores = _evaluate(state.params, predict, eval_splits, lay, cfg.committee.rule)
+    reported, other, prefix = ((state.ema, state.params, "params_") if cfg.reported_weights == "ema"
+                               else (state.params, state.ema, "ema_"))
+    evaluated, test_scores = _evaluate(reported, predict, eval_splits, lay, cfg.committee.rule)
     entry.update(evaluated)
-    if state.ema is not None:
-      ema, _ = _evaluate(state.ema, predict, eval_splits, lay, cfg.committee.rule)
-      entry.update({f"ema_{k}": v for k, v in ema.items()})
+    if other is not None:
+      beside, _ = _evaluate(other, predict, eval_splits, lay, cfg.committee.rule)
+      entry.update({f"{prefix}{k}": v for k, v in beside.items()})
     if record.get("best") is None or entry["validation_selected_error"] < record["best"]["validation_error"]:
       record["best"] = report.best_record(entry, test_scores, eval_splits["test"][1])
 

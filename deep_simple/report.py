@@ -93,9 +93,11 @@ def summarise(cfg, record: dict, digits: dict) -> dict:
       "per_member": [table_columns(v, t) for v, t in
                      zip(column("validation_error").T, column("test_error").T)],
   }
-  if "ema_validation_error" in history[0]:
-    results["ema_per_member"] = [table_columns(v, t) for v, t in
-                                 zip(column("ema_validation_error").T, column("ema_test_error").T)]
+  results["reported_weights"] = cfg.reported_weights
+  for other in ("ema", "params"):  # the weights evaluated beside the reported ones
+    if f"{other}_validation_error" in history[0]:
+      results[f"{other}_per_member"] = [table_columns(v, t) for v, t in zip(
+          column(f"{other}_validation_error").T, column(f"{other}_test_error").T)]
   results["misclassified_at_best_validation"] = len(record["best"]["misclassified"])
   return results
 

@@ -92,7 +92,8 @@ def init_state(cls, apply_fn, params, cfg, steps_per_epoch: int, lr0=None, lr_de
             if value is not None and name in opt_state.hyperparams}
   opt_state = opt_state._replace(hyperparams={**opt_state.hyperparams, **values})
   return cls(step=jnp.int32(0), apply_fn=apply_fn, params=params, tx=tx, opt_state=opt_state,
-             ema=params if cfg.ema_decay else None, **fields)
+             # A copy: a state whose ema shared the params' buffers could not be donated to a jitted step.
+             ema=jax.tree.map(jnp.copy, params) if cfg.ema_decay else None, **fields)
 
 
 def arrays(state: TrainState) -> dict:

@@ -6,10 +6,10 @@ its hyper-parameters, compared on training cross-entropy.
         [--epochs=400] [--budget_minutes=0] [--train_limit=0] [--eval_limit=0] [--distort]
 
 The paper's size (100 runs per cell, all 60,000 training digits, 400 epochs) is for a GPU; on a 2-core CPU,
-within 45 minutes (10 runs per cell, 50 epochs of 5,000 digits):
+within 45 minutes (10 runs per cell, 50 epochs of 5,000 digits, all 10,000 test digits):
 
-    python -m experiments.highway --runs=10 --epochs=50 --train_limit=5000 --eval_limit=1000 \
-        --budget_minutes=40 --out=results/highway/cpu
+    python -m experiments.highway --runs=10 --epochs=50 --train_limit=5000 --budget_minutes=40 \
+        --out=results/highway/cpu
 
 A net of depth d is a plain input layer, d - 1 plain or highway layers, and a softmax layer; highway layers
 have --highway_width units (50), plain ones --plain_width (71): about 5,000 weights per layer either way.

@@ -109,10 +109,11 @@ def recipe_record(name: str, run: Run, results: dict, history: list, timing: dic
   for k, m in enumerate(members):
     models.append({"model": f"member {k}", "run_member": m, **_member_settings(run.cfg, m),
                    **results["per_member"][m]})
-  for k, m in enumerate(members):
-    if "ema_per_member" in results:
-      models.append({"model": f"ema member {k}", "run_member": m, **_member_settings(run.cfg, m),
-                     **results["ema_per_member"][m]})
+  for other in ("ema", "params"):  # the weights evaluated beside the reported ones (config.reported_weights)
+    for k, m in enumerate(members):
+      if f"{other}_per_member" in results:
+        models.append({"model": f"{other} member {k}", "run_member": m, **_member_settings(run.cfg, m),
+                       **results[f"{other}_per_member"][m]})
   return {
       "recipe": name, "hypothesis": recipe.hypothesis, "prediction": recipe.prediction,
       "predicted": recipe.predicted, "tiny": tiny,

@@ -10,6 +10,7 @@ import math
 
 import pytest
 
+from benchmarks import cnn_bench
 from benchmarks import committee_bench
 from benchmarks import common
 from benchmarks import distort_bench
@@ -21,7 +22,7 @@ QUICK = run_all.benchmark_args(["--quick"])
 
 
 MAINS = {"distort": distort_bench.main, "train": train_bench.main, "committee": committee_bench.main,
-         "highway": highway_bench.main}
+         "highway": highway_bench.main, "cnn": cnn_bench.main}
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +124,21 @@ def test_highway_bench_compares_with_pytorch(quick_runs):
   assert rows[0]["ratio"] == pytest.approx(rows[0]["JAX s"] / rows[0]["PyTorch s"]) and rows[0]["digits"] == 512
 
 
+def test_cnn_bench_times_every_convolution_against_pytorch(quick_runs):
+  rows, text = quick_runs["cnn"]
+  _assert_printed(rows, text, cnn_bench.COLUMNS)
+  assert [row["case"] for row in rows] == [
+      f"{impl}, B={b}, model only" for b in (1, 32) for impl in ("im2col", "xla", "split")] + [
+      "auto, B=1, distorted", "auto, B=32, distorted"]
+  assert {row["net"] for row in rows} == {"20C4-MP2-40C5-MP3-150N-10N"}
+  if common.optional_torch() is None:
+    assert all(row["peer"].startswith("PyTorch not installed") and row["ratio"] is None for row in rows)
+    return
+  _assert_complete(rows, cnn_bench.COLUMNS)
+  for row in rows:
+    assert row["ratio"] == pytest.approx(row["JAX s/60k"] / row["PyTorch s/60k"])
+
+
 def test_run_all_combines_every_comparison_under_the_machine(quick_runs, monkeypatch, capsys):
   # The benchmarks already ran above: run_all gets their real rows back instead of running them again.
   planned = []
@@ -134,7 +150,7 @@ def test_run_all_combines_every_comparison_under_the_machine(quick_runs, monkeyp
 
   monkeypatch.setattr(run_all, "run_benchmark", replay)
   rows = run_all.main(["--quick"])
-  assert planned == [("distort", None), ("train", None), ("committee", None), ("highway", None)]
+  assert planned == [("distort", None), ("train", None), ("committee", None), ("highway", None), ("cnn", None)]
   expected = [(name, cores or 2, r["case"], r["peer"]) for name, cores in planned
               for r in quick_runs[name][0] if "ratio" in r]
   assert [(r["benchmark"], r["cores"], r["case"], r["peer"]) for r in rows] == expected
@@ -143,7 +159,7 @@ def test_run_all_combines_every_comparison_under_the_machine(quick_runs, monkeyp
   _assert_printed(rows, text, run_all.COLUMNS)
   for key in ("date", "cpu", "cores", "cores used", "jax devices", "jax", "torch"):
     assert f"\n- {key}: " in text
-  assert run_all.plan(["--size=cpu"]) == planned + [("distort", 1), ("train", 1), ("highway", 1)]
+  assert run_all.plan(["--size=cpu"]) == planned + [("distort", 1), ("train", 1), ("highway", 1), ("cnn", 1)]
   assert run_all.plan(["--size=gpu"]) == planned  # the peers run on the GPU
 
 

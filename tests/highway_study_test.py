@@ -115,7 +115,7 @@ def test_a_study_killed_mid_way_resumes_bit_identically(straight, tmp_path):
     (("--depths=10,ten",), "error: --depths must be distinct positive integers; got 10,ten"),
     (("--runs=0",), "error: --runs must be at least 1; got 0"),
     (("--epochs=0",), "error: --epochs must be at least 1; got 0"),
-    (("--train_limit=-5",), "error: config.train_limit and config.eval_limit must be >= 0 (0 means all digits)"),
+    (("--train_limit=-5",), "error: config.train_limit must be >= 0 (0 means all digits); got -5"),
     (("--budget_minutes=-1",), "error: --budget_minutes must be >= 0 (0: no limit); got -1.0"),
 ])
 def test_bad_flags_end_in_one_line_before_anything_is_written(tmp_path, args, message):

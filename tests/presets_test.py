@@ -5,10 +5,11 @@ import pytest
 from deep_simple import config
 from experiments.configs import committee
 from experiments.configs import highway
+from experiments.configs import mcdnn
 from experiments.configs import paper
 from experiments.configs import search
 
-PRESET_FILES = {"paper": paper, "committee": committee, "search": search, "highway": highway}
+PRESET_FILES = {"paper": paper, "committee": committee, "search": search, "highway": highway, "mcdnn": mcdnn}
 
 
 @pytest.mark.parametrize("file, preset", [(f, p) for f, module in PRESET_FILES.items()

@@ -122,7 +122,7 @@ def test_the_same_command_again_trains_nothing(table):
     (("--distortions=sometimes",), "error: --distortions must list on, off or both; got 'sometimes'"),
     (("--pretrain_share=1",), "error: --budget_minutes must be >= 0 and --pretrain_share in [0, 1); got 5.5 and "
                               "1.0"),
-    (("--train_limit=-5",), "error: config.train_limit and config.eval_limit must be >= 0"),
+    (("--train_limit=-5",), "error: config.train_limit must be >= 0 (0 means all digits); got -5"),
 ])
 def test_bad_flags_end_in_one_line_before_anything_is_written(tmp_path, args, message):
   done = _experiment(tmp_path, "--size=tiny", *args)

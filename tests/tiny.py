@@ -18,3 +18,12 @@ def committee(members: int = 4, **overrides):
   c = net(**overrides)
   c.committee.size = members
   return c
+
+
+def cnn(**overrides):
+  """A narrow CNN column (4C4-MP2-8C5-MP3-16N-10N, ReLU), otherwise like `net`."""
+  c = net(**overrides)
+  c.model = config.base_config("cnn").model
+  c.model.maps, c.model.hidden, c.model.activation = (4, 8), (16,), "relu"
+  c.model.weight_init, c.model.init_scale = "sqrt_fan_in", 2.45
+  return c

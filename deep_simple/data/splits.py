@@ -26,14 +26,16 @@ def load(dataset: "str | registry.Dataset" = "mnist", split: str = "train", data
 
 
 def load_splits(dataset: "str | registry.Dataset" = "mnist", protocol: str = "paper", data_dir=None,
-                mirror=None, train_limit: int = 0, eval_limit: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+                mirror=None, train_limit: int = 0, eval_limit: int = 0,
+                validation_limit: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
   """{"train", "validation", "test"} -> (images_Nx28x28 uint8, labels_N int32), read-only.
 
   "paper": train on all 60k training digits (distorted by the trainer); validate on the same
   digits undistorted. "holdout": train on the first 50k, validate on the last 10k.
   train_limit / eval_limit > 0 keep that many digits of the training / validation and test splits, a fixed
   random subset of each (`subset`); under "paper" the validation digits are then drawn from the training
-  digits actually used.
+  digits actually used. validation_limit > 0 keeps that many validation digits instead of eval_limit, e.g.
+  10,000 of the paper protocol's 60,000 while all test digits are kept.
   """
   if protocol not in PROTOCOLS:
     raise ValueError(f"unknown protocol {protocol!r}, expected one of {', '.join(PROTOCOLS)}")
@@ -43,7 +45,7 @@ def load_splits(dataset: "str | registry.Dataset" = "mnist", protocol: str = "pa
   else:
     train = subset((images[:-HOLDOUT_SIZE], labels[:-HOLDOUT_SIZE]), train_limit)
     validation = images[-HOLDOUT_SIZE:], labels[-HOLDOUT_SIZE:]
-  return {"train": train, "validation": subset(validation, eval_limit),
+  return {"train": train, "validation": subset(validation, validation_limit or eval_limit),
           "test": subset(load(dataset, "test", data_dir, mirror), eval_limit)}
 
 

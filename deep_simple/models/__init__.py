@@ -15,12 +15,14 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from deep_simple.models import cnn
 from deep_simple.models import highway
 from deep_simple.models import mlp
 
 FAMILIES = {
     "mlp": mlp,
     "highway": highway,
+    "cnn": cnn,
 }
 _PARTS = ("config", "build", "check", "describe")
 

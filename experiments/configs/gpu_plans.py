@@ -73,4 +73,19 @@ PLANS = {
             _search("search_decays", "b32,decay985,decay99", share=0.5),
             _search("search_lr_sweep", "lr_sweep", share=1.0),
         )),
+    "mcdnn35_8min": Plan(
+        question="How fast do 35 MCDNN columns train side by side on one H100/H200, and how far does mcdnn35 "
+        "get in the minutes left after the benchmarks?",
+        prediction="Benchmarks (about half the budget): one column's B = 32 epoch under 5 s, 35 columns' B = 16 "
+        "epoch 15-40 s. mcdnn35 then trains 5-12 of its 20 epochs before the budget ends (no results.json: "
+        "metrics.jsonl holds every finished epoch), its committee near 0.4 % test error by then; the 10-minute "
+        "goal for all 20 epochs is missed by a factor of 1.5-3.",
+        steps=(
+            BENCH,
+            Step("mcdnn35", "experiments.train",
+                 ("--config=experiments/configs/mcdnn.py:mcdnn35", "--workdir={work}/mcdnn35"), share=1.0,
+                 dry_args=("--config.model.maps=(2,4)", "--config.model.hidden=(8,)", "--config.epochs=1",
+                           "--config.train_limit=320", "--config.eval_limit=200", "--config.validation_limit=0"),
+                 reserve_s=30),
+        )),
 }

@@ -1,0 +1,147 @@
+"""Epoch time of the MCDNN column: the jitted `train.make_train_epoch` with each convolution against PyTorch eager.
+
+    python -m benchmarks.cnn_bench [--size=quick|cpu|gpu] [--repeats=N]
+
+The column of experiments/configs/mcdnn.py (1x29x29-20C4-MP2-40C5-MP3-150N-10N, 76,040 weights), plain SGD on
+cross-entropy at batch sizes 1 (online) and 32. Model-only rows train on undistorted digits with each of the
+library's convolutions (deep_simple/conv.py: im2col, XLA's, and "split", XLA's forward with im2col's
+backward, what "auto" picks on CPU); the distorted row adds fresh distortions of every digit, torchvision v2
+RandomAffine + ElasticTransform per image for the peer (as benchmarks/train_bench.py). PyTorch: the same
+column from `nn.Conv2d`/`nn.MaxPool2d` in eager mode, a Python loop over batches, on the same cores.
+At --size=gpu, also one epoch of 35 columns side by side (mcdnn35) beside one column. Ratio: JAX time over
+PyTorch time per digit (< 1: JAX faster).
+"""
+
+import dataclasses
+import functools
+import sys
+
+from benchmarks import common
+from benchmarks import committee_bench
+from benchmarks import train_bench
+from deep_simple import config
+from experiments.configs import mcdnn
+
+
+@dataclasses.dataclass(frozen=True)
+class Size:
+  digits: int  # Per timed epoch, both sides...
+  xla_digits: int  # ...except XLA's convolution, slow to train on CPU.
+  torch_distorted_digits: int
+  committee_digits: int = 0  # > 0: also time mcdnn35's 35 columns (GPU).
+
+
+SIZES = {"quick": Size(64, 64, 16), "cpu": Size(2_048, 512, 512), "gpu": Size(60_000, 60_000, 6_000, 60_000)}
+REPEATS = {"quick": 1, "cpu": 3, "gpu": 3}
+BATCH_SIZES = (1, 32)
+COLUMNS = ["case", "net", "JAX digits", "JAX s", "JAX s/60k", "PyTorch digits", "PyTorch s", "PyTorch s/60k",
+           "peer", "ratio"]
+
+
+def column_config(batch_size: int, impl: str, distorted: bool):
+  cfg = mcdnn.get_config("column")
+  cfg.model.conv_impl, cfg.batch_size, cfg.augment = impl, batch_size, distorted
+  cfg.ema_decay, cfg.reported_weights = 0.0, "params"  # the step alone, as the peer's
+  return cfg
+
+
+def torch_column(torch, cfg):
+  """The same column as models.cnn with ReLU units (`nn.Conv2d` weights OIHW, ours HWIO)."""
+  nn, m = torch.nn, cfg.model
+  layers, channels, size = [], 1, 29
+  for maps, kernel, pool in zip(m.maps, m.kernels, m.pools):
+    layers += [nn.Conv2d(channels, maps, kernel), nn.MaxPool2d(pool), nn.ReLU()]
+    channels, size = maps, (size - kernel + 1) // pool
+  layers.append(nn.Flatten())
+  width = channels * size * size
+  for hidden in m.hidden:
+    layers += [nn.Linear(width, hidden), nn.ReLU()]
+    width = hidden
+  return nn.Sequential(*layers, nn.Linear(width, config.num_classes(cfg)))
+
+
+def torch_epoch(torch_modules, cfg, digits: int):
+  """PyTorch's epoch of `digits` digits; returns (run, warm-up, digits trained)."""
+  torch, v2 = torch_modules
+  device = "cuda" if torch.cuda.is_available() else "cpu"
+  images, labels = common.train_digits(digits)
+  unit_Nx1xHxW = torch.tensor(images).float().div_(255).unsqueeze(1)
+  labels_N = torch.tensor(labels).long().to(device)
+  net = torch_column(torch, cfg).to(device)
+  sgd = torch.optim.SGD(net.parameters(), lr=cfg.lr0 * cfg.batch_size)  # our per-example rate, summed gradient
+  distort = train_bench.torchvision_distortion(v2, cfg.distort) if cfg.augment else None
+  b, steps = cfg.batch_size, digits // cfg.batch_size
+
+  def run(steps=steps):
+    order = torch.randperm(digits)
+    for s in range(steps):
+      index = order[s * b:(s + 1) * b]
+      unit = (torch.stack([distort(unit_Nx1xHxW[i]) for i in index.tolist()]) if distort
+              else unit_Nx1xHxW[index])
+      loss = torch.nn.functional.cross_entropy(net((2 * unit - 1).to(device)), labels_N[index.to(device)])
+      sgd.zero_grad(set_to_none=True)
+      loss.backward()
+      sgd.step()
+    if device == "cuda":
+      torch.cuda.synchronize()
+
+  return run, functools.partial(run, steps=min(steps, 16)), steps * b
+
+
+def measure(size: Size, batch_size: int, impl: str, distorted: bool, torch_modules, repeats: int) -> dict:
+  cfg = column_config(batch_size, impl, distorted)
+  digits = size.xla_digits if impl == "xla" else size.digits
+  runs, warmups, trained = {}, {}, {}
+  runs["JAX"], trained["JAX"] = train_bench.jax_epoch(cfg, digits)
+  if torch_modules is not None:
+    runs["PyTorch"], warmups["PyTorch"], trained["PyTorch"] = torch_epoch(
+        torch_modules, cfg, size.torch_distorted_digits if distorted else size.digits)
+  seconds = common.timed(runs, repeats, warmups)
+  row = {"case": f"{impl}, B={batch_size}, {'distorted' if distorted else 'model only'}",
+         "net": common.net_name(cfg)}
+  for side in runs:
+    row.update({f"{side} digits": trained[side], f"{side} s": seconds[side]["best"],
+                f"{side} s/60k": common.per_epoch(seconds[side]["best"], trained[side])})
+  if torch_modules is None:
+    return dict(row, peer="PyTorch not installed (pip install torch torchvision)", ratio=None)
+  return dict(row, peer="PyTorch eager", ratio=row["JAX s/60k"] / row["PyTorch s/60k"])
+
+
+def committee_rows(size: Size, repeats: int) -> list:
+  """One epoch of mcdnn35's 35 columns in one call, and of one column, on the same digits (B=16, distorted)."""
+  images, labels = common.train_digits(size.committee_digits)
+  trainers = {}
+  for preset in ("mcdnn35", "column"):
+    cfg = mcdnn.get_config("mcdnn35")
+    cfg.committee.size, cfg.committee.widths = (35, ()) if preset == "mcdnn35" else (1, ())
+    trainers[preset] = committee_bench.Trainer(cfg, images, labels)
+  seconds = common.timed({name: committee_bench.committee_epoch(t) for name, t in trainers.items()}, repeats)
+  return [{"case": f"{'35 columns' if name == 'mcdnn35' else '1 column'}, B=16, distorted",
+           "net": common.net_name(trainers[name].cfg), "JAX digits": trainers[name].steps * 16,
+           "JAX s": seconds[name]["best"],
+           "JAX s/60k": common.per_epoch(seconds[name]["best"], trainers[name].steps * 16),
+           "peer": "(absolute time)"} for name in trainers]
+
+
+def main(argv=None) -> list:
+  args = common.parse_args(argv, __doc__.splitlines()[0], REPEATS)
+  size = SIZES[args.size]
+  torch_modules = common.optional_torch()
+  rows = [measure(size, b, impl, False, torch_modules, args.repeats)
+          for b in BATCH_SIZES for impl in ("im2col", "xla", "split")]
+  rows += [measure(size, b, "auto", True, torch_modules, args.repeats) for b in BATCH_SIZES]
+  if size.committee_digits:
+    rows += committee_rows(size, args.repeats)
+  threads = common.threads()
+  common.print_table(f"MCDNN column training epoch, {args.size} size, {threads} core(s): JAX train_epoch vs "
+                     "PyTorch eager", rows, COLUMNS, notes=[
+      "s: best of the timed epochs (warm); s/60k: s x 60,000 / digits, linear extrapolation to a full epoch.",
+      "ratio: JAX s/60k over PyTorch s/60k (< 1: JAX faster). Case: the convolution (auto = split on CPU, "
+      "XLA's on GPU), the batch size, and whether every digit is distorted afresh.",
+      f"Both sides run on the same {threads} core(s) (torch.set_num_threads({threads})).",
+  ])
+  return common.save_rows(args, rows)
+
+
+if __name__ == "__main__":
+  main(sys.argv[1:])
