@@ -1,13 +1,16 @@
-"""What every absl entry point shares: one-line errors, quiet logging, atomic result files, config paths."""
+"""What every absl entry point shares: one-line errors, quiet logging, atomic result files, config paths, and
+the main() of the budgeted studies."""
 
 import os
 import re
+import shlex
 import sys
 
 from absl import flags
 from absl import logging
 
 from deep_simple import files
+from experiments import budget
 
 write_atomic = files.write_atomic  # result files whole or not at all: a crash never leaves half of one
 
@@ -46,3 +49,28 @@ def quiet_logging() -> None:
 def config_path(spec: str) -> str:
   """`file.py:preset` under experiments/configs/, as an absolute path so any working directory works."""
   return os.path.join(os.path.dirname(__file__), "configs", spec)
+
+
+def study_main(argv, module: str, check_flags, run, out_flag, root_flag, default_root=None) -> None:
+  """main() of the study entry points (reproduce, search, pretraining, highway).
+
+  `check_flags()` returns what to run or raises a ValueError; `run(checked, out, workdir_root, command)` runs
+  it and returns the table it wrote to --out. The runs' workdirs and JAX's compilation cache live under
+  --workdir_root, by default `default_root(out)` or runs/<module>/<the last part of out>. A bad flag or a
+  failed run ends the process with one line; otherwise the table is printed.
+  """
+  if len(argv) > 1:
+    sys.exit(f"error: unexpected arguments: {' '.join(argv[1:])}")
+  quiet_logging()
+  command = shlex.join(["python", "-m", f"experiments.{module}", *sys.argv[1:]])
+  try:
+    checked = check_flags()
+    out = out_flag.value
+    root = root_flag.value or (default_root(out) if default_root else
+                               os.path.join("runs", module, os.path.basename(os.path.normpath(out))))
+    budget.cache_compilations(root)
+    text = run(checked, out, root, command)
+  except (ValueError, RuntimeError, OSError) as e:
+    sys.exit(f"error: {one_line(e)}")
+  print(text, end="")
+  print(f"records, table and figures in {out}")

@@ -35,8 +35,6 @@ import dataclasses
 import json
 import math
 import os
-import shlex
-import sys
 import time
 import zlib
 
@@ -319,20 +317,9 @@ def run_study(study: dict, out: str, workdir_root: str, budget_s: float, command
 
 
 def main(argv):
-  if len(argv) > 1:
-    sys.exit(f"error: unexpected arguments: {' '.join(argv[1:])}")
-  cli.quiet_logging()
-  command = shlex.join(["python", "-m", "experiments.highway", *sys.argv[1:]])
-  try:
-    study = _check_flags()
-    out = OUT.value
-    workdir_root = WORKDIR_ROOT.value or os.path.join("runs", "highway", os.path.basename(os.path.normpath(out)))
-    budget.cache_compilations(workdir_root)
-    text = run_study(study, out, workdir_root, 60 * BUDGET_MINUTES.value, command)
-  except (ValueError, RuntimeError, OSError) as e:
-    sys.exit(f"error: {cli.one_line(e)}")
-  print(text, end="")
-  print(f"records, table and figures in {out}")
+  cli.study_main(argv, "highway", _check_flags,
+                 lambda study, out, root, command: run_study(study, out, root, 60 * BUDGET_MINUTES.value, command),
+                 OUT, WORKDIR_ROOT)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,6 @@ import dataclasses
 import datetime
 import json
 import os
-import shlex
-import sys
 import time
 
 from absl import app
@@ -267,20 +265,7 @@ def train_table(cells: list, out: str, workdir_root: str, command: str) -> str:
 
 
 def main(argv):
-  if len(argv) > 1:
-    sys.exit(f"error: unexpected arguments: {' '.join(argv[1:])}")
-  cli.quiet_logging()
-  command = shlex.join(["python", "-m", "experiments.pretraining", *sys.argv[1:]])
-  try:
-    cells = _check_flags()
-    out = OUT.value
-    workdir_root = WORKDIR_ROOT.value or os.path.join("runs", "pretraining", os.path.basename(os.path.normpath(out)))
-    budget.cache_compilations(workdir_root)
-    text = train_table(cells, out, workdir_root, command)
-  except (ValueError, RuntimeError, OSError) as e:
-    sys.exit(f"error: {cli.one_line(e)}")
-  print(text, end="")
-  print(f"table and figures in {out}")
+  cli.study_main(argv, "pretraining", _check_flags, train_table, OUT, WORKDIR_ROOT)
 
 
 if __name__ == "__main__":

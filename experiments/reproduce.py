@@ -19,9 +19,7 @@ workdirs under --workdir_root.
 import dataclasses
 import json
 import os
-import shlex
 import shutil
-import sys
 
 from absl import app
 from absl import flags
@@ -237,20 +235,9 @@ def reproduce(runs: list, out: str, workdir_root: str, budget_s: float, command:
 
 
 def main(argv):
-  if len(argv) > 1:
-    sys.exit(f"error: unexpected arguments: {' '.join(argv[1:])}")
-  cli.quiet_logging()
-  command = shlex.join(["python", "-m", "experiments.reproduce", *sys.argv[1:]])
-  try:
-    runs = _check_flags()
-    out = OUT.value
-    workdir_root = WORKDIR_ROOT.value or os.path.join("runs", "reproduce", os.path.basename(os.path.normpath(out)))
-    budget.cache_compilations(workdir_root)
-    text = reproduce(runs, out, workdir_root, 60 * BUDGET_MINUTES.value, command)
-  except (ValueError, RuntimeError, OSError) as e:
-    sys.exit(f"error: {cli.one_line(e)}")
-  print(text, end="")
-  print(f"table and figures in {out}")
+  cli.study_main(argv, "reproduce", _check_flags,
+                 lambda runs, out, root, command: reproduce(runs, out, root, 60 * BUDGET_MINUTES.value, command),
+                 OUT, WORKDIR_ROOT)
 
 
 if __name__ == "__main__":

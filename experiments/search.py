@@ -18,7 +18,6 @@ import dataclasses
 import glob
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags
@@ -209,19 +208,10 @@ def search(names, tiny: bool, out: str, workdir_root: str, budget_s: float) -> s
 
 
 def main(argv):
-  if len(argv) > 1:
-    sys.exit(f"error: unexpected arguments: {' '.join(argv[1:])}")
-  cli.quiet_logging()
-  try:
-    names = _check_flags()
-    out = OUT.value
-    workdir_root = WORKDIR_ROOT.value or os.path.join(out, "runs")
-    budget.cache_compilations(workdir_root)
-    table = search(names, TINY.value, out, workdir_root, 60 * BUDGET_MINUTES.value)
-  except (ValueError, RuntimeError, OSError) as e:
-    sys.exit(f"error: {cli.one_line(e)}")
-  print(table, end="")
-  print(f"results in {out}")
+  # The command is in every recipe record's config already.
+  cli.study_main(argv, "search", _check_flags,
+                 lambda names, out, root, command: search(names, TINY.value, out, root, 60 * BUDGET_MINUTES.value),
+                 OUT, WORKDIR_ROOT, default_root=lambda out: os.path.join(out, "runs"))
 
 
 if __name__ == "__main__":
