@@ -93,7 +93,7 @@ def test_column_resume_is_bit_identical(tmp_path):
                          "got 2, 1 and 2"),
     (dict(maps=(20, 0)), "config.model.maps must be positive integers; got (20, 0)"),
     (dict(activation="sigmoid"), "config.model.activation must be one of scaled_tanh, relu; got 'sigmoid'"),
-    (dict(conv_impl="fft"), "config.model.conv_impl must be one of auto, im2col, xla; got 'fft'"),
+    (dict(conv_impl="fft"), "config.model.conv_impl must be one of auto, im2col, xla, split; got 'fft'"),
 ])
 def test_misfit_layers_are_one_line_errors(change, message):
   cfg = mcdnn.get_config("column")
