@@ -32,13 +32,14 @@ def training_loss(cells: dict, depths: list, top: int, path: str) -> None:
     for kind, colour in COLOURS.items():
       if (kind, depth) not in cells:
         continue
-      runs = cells[(kind, depth)]["runs"]
-      curves = np.asarray([r["train_loss"] for r in best_runs(runs, top)], np.float64)
-      if not len(curves):
+      best = [np.asarray(r["train_loss"], np.float64) for r in best_runs(cells[(kind, depth)]["runs"], top)]
+      if not best:
         continue  # every run diverged
-      epochs = np.arange(1, curves.shape[1] + 1)
-      ax.plot(epochs, curves[0], color=colour, label=f"{kind}, best")
-      ax.plot(epochs, curves.mean(axis=0), color=colour, ls="--", lw=1, label=f"{kind}, mean of best {len(curves)}")
+      ax.plot(np.arange(1, len(best[0]) + 1), best[0], color=colour, label=f"{kind}, best")
+      # A budget may give runs different numbers of epochs: the mean covers the epochs all of them trained.
+      common = min(len(curve) for curve in best)
+      ax.plot(np.arange(1, common + 1), np.mean([curve[:common] for curve in best], axis=0), color=colour,
+              ls="--", lw=1, label=f"{kind}, mean of best {len(best)}")
     ax.set_yscale("log")
     ax.set_title(f"depth {depth}")
     ax.set_xlabel("epoch")
