@@ -13,6 +13,7 @@ import pytest
 
 from deep_simple import loop
 from deep_simple import train
+from experiments import highway_figures
 from experiments.configs import highway as study
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -132,3 +133,13 @@ def test_an_out_folder_of_another_study_is_refused(straight):
                         cwd=REPO, capture_output=True, text=True)
   assert done.returncode == 1
   assert done.stderr == f"error: {tmp_path / 'out'} holds a study with other settings (seed); use another --out\n"
+
+
+def test_loss_figure_takes_runs_that_trained_different_numbers_of_epochs(tmp_path):
+  """A budget gives a cell's runs different epoch counts (33 and 30 in the CPU study); diverged runs are left out."""
+  runs = [{"train_loss": [2.0, 1.0, 0.5], "diverged": False}, {"train_loss": [2.1, 1.2], "diverged": False},
+          {"train_loss": [float("nan")], "diverged": True}]
+  path = tmp_path / "training_loss.png"
+  highway_figures.training_loss({("highway", 10): {"runs": runs}, ("plain", 10): {"runs": runs[2:]}}, [10], 10,
+                                str(path))
+  assert path.stat().st_size > 1000
