@@ -13,7 +13,6 @@ PyTorch time per digit (< 1: JAX faster).
 """
 
 import dataclasses
-import functools
 import sys
 
 from benchmarks import common
@@ -31,7 +30,7 @@ class Size:
   committee_digits: int = 0  # > 0: also time mcdnn35's 35 columns (GPU).
 
 
-SIZES = {"quick": Size(64, 64, 16), "cpu": Size(2_048, 512, 512), "gpu": Size(60_000, 60_000, 6_000, 60_000)}
+SIZES = {"quick": Size(64, 64, 64), "cpu": Size(2_048, 512, 512), "gpu": Size(60_000, 60_000, 6_000, 60_000)}
 REPEATS = {"quick": 1, "cpu": 3, "gpu": 3}
 BATCH_SIZES = (1, 32)
 COLUMNS = ["case", "net", "JAX digits", "JAX s", "JAX s/60k", "PyTorch digits", "PyTorch s", "PyTorch s/60k",
@@ -60,42 +59,14 @@ def torch_column(torch, cfg):
   return nn.Sequential(*layers, nn.Linear(width, config.num_classes(cfg)))
 
 
-def torch_epoch(torch_modules, cfg, digits: int):
-  """PyTorch's epoch of `digits` digits; returns (run, warm-up, digits trained)."""
-  torch, v2 = torch_modules
-  device = "cuda" if torch.cuda.is_available() else "cpu"
-  images, labels = common.train_digits(digits)
-  unit_Nx1xHxW = torch.tensor(images).float().div_(255).unsqueeze(1)
-  labels_N = torch.tensor(labels).long().to(device)
-  net = torch_column(torch, cfg).to(device)
-  sgd = torch.optim.SGD(net.parameters(), lr=cfg.lr0 * cfg.batch_size)  # our per-example rate, summed gradient
-  distort = train_bench.torchvision_distortion(v2, cfg.distort) if cfg.augment else None
-  b, steps = cfg.batch_size, digits // cfg.batch_size
-
-  def run(steps=steps):
-    order = torch.randperm(digits)
-    for s in range(steps):
-      index = order[s * b:(s + 1) * b]
-      unit = (torch.stack([distort(unit_Nx1xHxW[i]) for i in index.tolist()]) if distort
-              else unit_Nx1xHxW[index])
-      loss = torch.nn.functional.cross_entropy(net((2 * unit - 1).to(device)), labels_N[index.to(device)])
-      sgd.zero_grad(set_to_none=True)
-      loss.backward()
-      sgd.step()
-    if device == "cuda":
-      torch.cuda.synchronize()
-
-  return run, functools.partial(run, steps=min(steps, 16)), steps * b
-
-
 def measure(size: Size, batch_size: int, impl: str, distorted: bool, torch_modules, repeats: int) -> dict:
   cfg = column_config(batch_size, impl, distorted)
   digits = size.xla_digits if impl == "xla" else size.digits
   runs, warmups, trained = {}, {}, {}
   runs["JAX"], trained["JAX"] = train_bench.jax_epoch(cfg, digits)
   if torch_modules is not None:
-    runs["PyTorch"], warmups["PyTorch"], trained["PyTorch"] = torch_epoch(
-        torch_modules, cfg, size.torch_distorted_digits if distorted else size.digits)
+    runs["PyTorch"], warmups["PyTorch"], trained["PyTorch"] = train_bench.torch_epoch(
+        torch_modules, cfg, size.torch_distorted_digits if distorted else size.digits, make_net=torch_column)
   seconds = common.timed(runs, repeats, warmups)
   row = {"case": f"{impl}, B={batch_size}, {'distorted' if distorted else 'model only'}",
          "net": common.net_name(cfg)}

@@ -75,7 +75,7 @@ def torch_mlp(torch, cfg, inputs: int):
   for hidden in cfg.model.hidden:
     layers += [torch.nn.Linear(width, hidden), ScaledTanh()]
     width = hidden
-  net = torch.nn.Sequential(*layers, torch.nn.Linear(width, config.num_classes(cfg)))
+  net = torch.nn.Sequential(torch.nn.Flatten(), *layers, torch.nn.Linear(width, config.num_classes(cfg)))
   for p in net.parameters():
     torch.nn.init.uniform_(p, -cfg.model.init_scale, cfg.model.init_scale)
   return net
@@ -95,14 +95,17 @@ def torchvision_distortion(v2, dcfg):
   ])
 
 
-def torch_epoch(torch_modules, cfg, digits: int):
-  """Like `jax_epoch`, for the PyTorch eager loop; returns (run, warm-up, digits trained)."""
+def torch_epoch(torch_modules, cfg, digits: int, make_net=None):
+  """Like `jax_epoch`, for the PyTorch eager loop; returns (run, warm-up, digits trained).
+
+  `make_net(torch, cfg)`: the peer's net on B x 1 x H x W inputs in [-1, 1]; default `torch_mlp`'s MLP."""
   torch, v2 = torch_modules
   device = "cuda" if torch.cuda.is_available() else "cpu"
   images, labels = common.train_digits(digits)
   unit_Nx1xHxW = torch.tensor(images).float().div_(255).unsqueeze(1)
   labels_N = torch.tensor(labels).long().to(device)
-  net = torch_mlp(torch, cfg, images.shape[1] * images.shape[2]).to(device)
+  make_net = make_net or (lambda torch, cfg: torch_mlp(torch, cfg, images.shape[1] * images.shape[2]))
+  net = make_net(torch, cfg).to(device)
   # The same step as ours: the per-example rate times the summed gradient (mean loss times the batch size).
   sgd = torch.optim.SGD(net.parameters(), lr=cfg.lr0 * (cfg.batch_size if cfg.lr_scaling == "linear" else 1))
   distort = torchvision_distortion(v2, cfg.distort) if cfg.augment else None
@@ -117,8 +120,7 @@ def torch_epoch(torch_modules, cfg, digits: int):
         unit_Bx1xHxW = torch.stack([distort(unit_Nx1xHxW[i]) for i in index.tolist()])
       else:
         unit_Bx1xHxW = unit_Nx1xHxW[index]
-      x_BxD = (2 * unit_Bx1xHxW - 1).reshape(b, -1).to(device)
-      loss = torch.nn.functional.cross_entropy(net(x_BxD), labels_N[index.to(device)])
+      loss = torch.nn.functional.cross_entropy(net((2 * unit_Bx1xHxW - 1).to(device)), labels_N[index.to(device)])
       sgd.zero_grad(set_to_none=True)
       loss.backward()
       sgd.step()
