@@ -90,7 +90,10 @@ def init_state(cls, apply_fn, params, cfg, steps_per_epoch: int, lr0=None, lr_de
   given = {"lr0": lr0, "lr_decay": lr_decay, "momentum": momentum}
   values = {name: jnp.asarray(value, jnp.float32) for name, value in given.items()
             if value is not None and name in opt_state.hyperparams}
-  opt_state = opt_state._replace(hyperparams={**opt_state.hyperparams, **values})
+  # Strong dtypes: a restored checkpoint's are, and a weak-typed fresh one would lower (and compile) otherwise.
+  hyperparams = {name: jnp.asarray(value, jnp.asarray(value).dtype)
+                 for name, value in {**opt_state.hyperparams, **values}.items()}
+  opt_state = opt_state._replace(hyperparams=hyperparams)
   return cls(step=jnp.int32(0), apply_fn=apply_fn, params=params, tx=tx, opt_state=opt_state,
              # A copy: a state whose ema shared the params' buffers could not be donated to a jitted step.
              ema=jax.tree.map(jnp.copy, params) if cfg.ema_decay else None, **fields)

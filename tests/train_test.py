@@ -8,6 +8,7 @@ import pytest
 
 from deep_simple import config
 from deep_simple import data
+from deep_simple import loop
 from deep_simple import models
 from deep_simple import train
 from tests import tiny
@@ -215,3 +216,16 @@ def test_predict_matches_direct_apply_across_chunks(mnist_splits):
   model = models.build(cfg.model, config.num_classes(cfg))
   logits = model.apply({"params": state.params}, data.to_signed(data.to_unit(jnp.asarray(images))))
   np.testing.assert_allclose(probs, jax.nn.softmax(logits), rtol=1e-5, atol=1e-6)
+
+
+def test_a_restored_state_lowers_to_the_same_epoch_as_a_fresh_one(tmp_path):
+  # The same HLO, so a resumed run hits JAX's compilation cache instead of compiling again.
+  cfg = _cfg(epochs=1, train_limit=320, eval_limit=100, momentum=0.9)
+  loop.run(cfg, str(tmp_path))
+  _, restored, _ = loop.restore(str(tmp_path))
+  restored = jax.tree.map(lambda leaf: leaf[0], restored)  # the one member of the stacked host state
+  fresh = train.create_state(jax.random.key(0), cfg, steps_per_epoch=320 // cfg.batch_size)
+  epoch = jax.jit(train.make_train_epoch(cfg))
+  images, labels = jnp.zeros((320, 29, 29), jnp.uint8), jnp.zeros((320,), jnp.int32)
+  lowered = [epoch.lower(state, images, labels, jax.random.key(1)).as_text() for state in (fresh, restored)]
+  assert lowered[0] == lowered[1]
