@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 WORKDIR ?= runs/quick
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench fetch fashion-mnist gpu-prep gpu gpu-dry
+.PHONY: run test bench fetch fashion-mnist gpu-prep gpu gpu-dry gpu-sim
 
 # Re-installs only when the package metadata changes, so a second call is fast.
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -40,9 +40,9 @@ bench: $(VENV)/.bench
 # wheels an offline GPU machine lacks and MNIST; `OUT=<folder> make gpu`, on that machine with the
 # repository and $(GPU_DIR), installs them under /tmp and runs a plan of experiments/configs/gpu_plans.py
 # within 8 minutes, using the machine's python3 (no .venv there). `make gpu-dry`: the same on the CPU,
-# tiny sizes, 2 minutes. GPU_FLAGS adds or overrides flags, e.g. GPU_FLAGS=--budget_minutes=20.
+# tiny sizes, 4 minutes. GPU_FLAGS adds or overrides flags, e.g. GPU_FLAGS=--budget_minutes=20.
 GPU_DIR ?= .gpu
-GPU_PLAN ?= net4_8min
+GPU_PLAN ?= mcdnn35_8min
 GPU_FLAGS ?=
 
 gpu-prep: $(VENV)/.installed
@@ -52,4 +52,8 @@ gpu:
 	$(PYTHON) -m experiments.gpu.run --plan=$(GPU_PLAN) --budget_minutes=8 --prepared=$(GPU_DIR) --out="$$OUT" $(GPU_FLAGS)
 
 gpu-dry: $(VENV)/.installed
-	$(PY) -m experiments.gpu.run --plan=$(GPU_PLAN) --dry --budget_minutes=2 --out=runs/gpu-dry $(GPU_FLAGS)
+	$(PY) -m experiments.gpu.run --plan=$(GPU_PLAN) --dry --budget_minutes=4 --out=runs/gpu-dry $(GPU_FLAGS)
+
+# `make gpu` (dry) on a simulated GPU machine: Python 3.12 with only its packages, no network, .gpu/ carried.
+gpu-sim: gpu-prep
+	$(PYTHON) -m experiments.gpu.simulate

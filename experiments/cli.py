@@ -1,5 +1,8 @@
 """What every absl entry point shares: one-line errors, quiet logging, atomic result files, config paths, and
-the main() of the budgeted studies."""
+the main() of the budgeted studies.
+
+At module level only the standard library, absl and deep_simple.files: the GPU runner (experiments/gpu/run.py)
+imports this module before it has installed what the GPU machine lacks."""
 
 import os
 import re
@@ -10,7 +13,6 @@ from absl import flags
 from absl import logging
 
 from deep_simple import files
-from experiments import budget
 
 write_atomic = files.write_atomic  # result files whole or not at all: a crash never leaves half of one
 
@@ -59,6 +61,7 @@ def study_main(argv, module: str, check_flags, run, out_flag, root_flag, default
   --workdir_root, by default `default_root(out)` or runs/<module>/<the last part of out>. A bad flag or a
   failed run ends the process with one line; otherwise the table is printed.
   """
+  from experiments import budget  # pylint: disable=import-outside-toplevel  # JAX and the library: only here
   if len(argv) > 1:
     sys.exit(f"error: unexpected arguments: {' '.join(argv[1:])}")
   quiet_logging()

@@ -1,7 +1,7 @@
 r"""GPU evidence in one command: installs what the machine lacks, then runs a plan within one wall budget.
 
     OUT=<folder> make gpu   # python3 -m experiments.gpu.run --prepared=.gpu --out=$OUT, on the GPU machine
-    make gpu-dry            # the same on the CPU: each step's tiny form, 2 minutes, into runs/gpu-dry
+    make gpu-dry            # the same on the CPU: each step's tiny form, 4 minutes, into runs/gpu-dry
 
 Reads the folder that `make gpu-prep` filled and never writes there: its wheels go with `pip --no-index`
 into a scratch folder under /tmp that the steps find on PYTHONPATH, so the machine's own JAX, Flax, ...
@@ -11,7 +11,14 @@ are met without network (recorded, not fatal), the versions and devices, MNIST v
 steps (experiments/configs/gpu_plans.py). A step gets its share of the budget left when it starts; one
 that outlives it is stopped (SIGTERM, then SIGKILL, to its process group) and recorded as cut. Everything,
 installing included, ends within --budget_minutes. Every file is written as the run goes, so a run cut
-short keeps what finished.
+short keeps what finished; at the end the machine's folders in them are replaced by `<out>`, `<scratch>`,
+`<repo>` and `<python>`.
+
+Until its install step this module imports only the standard library and absl-py, which the GPU machine has
+(tests/gpu_test.py blocks the rest); the library and JAX run only in the commands. On a GPU (no --dry) every
+command runs with JAX_PLATFORMS=cuda, so a CUDA plugin that fails stops the run instead of training on the CPU.
+The exit status is 1 when the set-up or a step of the plan failed or was skipped (a step cut at the end of its
+share ran).
 
 <out>/<date>-<card>/:
   summary.md           the question and prediction, the machine, every command with its time and status,
@@ -43,8 +50,9 @@ from absl import flags
 from experiments import cli
 from experiments.configs import gpu_plans
 from experiments.gpu import packages
+from experiments.gpu import paths
 
-PLAN = flags.DEFINE_enum("plan", "net4_8min", list(gpu_plans.PLANS), "Plan of experiments/configs/gpu_plans.py.")
+PLAN = flags.DEFINE_enum("plan", gpu_plans.DEFAULT, list(gpu_plans.PLANS), "Plan of experiments/configs/gpu_plans.py.")
 BUDGET_MINUTES = flags.DEFINE_float("budget_minutes", 8.0, "Wall-clock minutes for everything: installing, "
                                     "setting up and the plan's steps.")
 OUT = flags.DEFINE_string("out", None, "Folder in which <date>-<card>/ is written.")
@@ -120,6 +128,8 @@ class Evidence:
     self._lock = threading.Lock()
     self.log = open(os.path.join(folder, "log.txt"), "a", encoding="utf-8")
     self.env = dict(os.environ, PYTHONUNBUFFERED="1", MPLCONFIGDIR=os.path.join(scratch, "matplotlib"))
+    if not dry:  # A failed CUDA plugin must fail the step, not train at GPU sizes on the CPU.
+      self.env["JAX_PLATFORMS"] = "cuda"
     if prepared:
       site = os.path.join(scratch, "site")
       self.env.update(DEEP_SIMPLE_MNIST_MIRROR=os.path.abspath(os.path.join(prepared, "mnist")),
@@ -142,15 +152,17 @@ class Evidence:
   def left(self) -> float:
     return self.deadline - time.monotonic()
 
-  def execute(self, name: str, argv: list, label: str, allotted_s: float, stdout_path: str = "") -> Record:
-    """Runs argv for at most allotted_s, its output into the log (and its stdout into stdout_path)."""
+  def execute(self, name: str, argv: list, label: str, allotted_s: float, stdout_path: str = "",
+              env: dict = None) -> Record:
+    """Runs argv for at most allotted_s, its output into the log (and its stdout into stdout_path), with the
+    run's environment updated by `env`."""
     record = Record(name, label, allotted_s)
     self.records.append(record)
     self.write_summary()
     self.say(f"== {name}: {shlex.join(argv)}  (at most {allotted_s:.0f} s)")
     start = time.monotonic()
     try:
-      proc = subprocess.Popen(argv, cwd=packages.REPO, env=self.env, stdout=subprocess.PIPE,
+      proc = subprocess.Popen(argv, cwd=packages.REPO, env={**self.env, **(env or {})}, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
     except OSError as e:
       record.status = f"failed ({cli.one_line(e)})"
@@ -206,7 +218,9 @@ class Evidence:
     names = [packages.requirement_name(r) for r in requirements] + ["jaxlib"]
     return (self._setup("versions", python + ["-m", "experiments.gpu.versions", *names],
                         "python -m experiments.gpu.versions <setup.cfg's requirements> jaxlib",
-                        os.path.join(self.folder, "versions.txt")) and
+                        os.path.join(self.folder, "versions.txt"),
+                        # It only looks at the devices: JAX's default would hold 75 % of the GPU's memory.
+                        env={"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}) and
             self._setup("data", python + ["-m", "deep_simple.data.fetch", "--dataset=mnist",
                                           f"--samples_png={os.path.join(self.scratch, 'samples.png')}"],
                         "python -m deep_simple.data.fetch --dataset=mnist"))
@@ -215,20 +229,22 @@ class Evidence:
     """Whether setup.cfg's requirements are met without network. Only recorded: a version outside setup.cfg's
     range may work all the same, and a missing package fails the steps that import it."""
     output = os.path.join(self.scratch, "check.txt")
+    # A dry run installs nothing, so a Python marked externally managed (PEP 668) may answer it too.
     if self._setup("check", [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", *requirements],
-                   "pip install --dry-run --no-index <setup.cfg's install_requires>", output):
+                   "pip install --dry-run --no-index <setup.cfg's install_requires>", output,
+                   env={"PIP_BREAK_SYSTEM_PACKAGES": "1"}):
       with open(output) as f:
         wanted = [line.strip() for line in f if line.startswith("Would install")]
       if wanted:  # Found in a local folder of pip's configuration: not what the steps have.
         self.records[-1].status = f"failed ({wanted[0]})"
         self.say(f"== check: {self.records[-1].status}")
 
-  def _setup(self, name, argv, label, stdout_path="") -> bool:
+  def _setup(self, name, argv, label, stdout_path="", env=None) -> bool:
     allotted = min(SETUP_S, self.left() - END_S)
     if allotted < MIN_STEP_S:
       self.records.append(Record(name, label, allotted, status=f"skipped ({self.left():.0f} s left)"))
       return False
-    return self.execute(name, argv, label, allotted, stdout_path).status == "finished"
+    return self.execute(name, argv, label, allotted, stdout_path, env).status == "finished"
 
   def run_plan(self) -> None:
     for step in self.plan.steps:
@@ -336,9 +352,13 @@ def main(argv):
     run.write_summary()
     shutil.rmtree(scratch, ignore_errors=True)
     run.say(f"results in {folder}")
-  failed = [r.name for r in run.records if r.status.startswith(("failed", "interrupted"))]
+    run.log.close()
+    paths.make_portable(folder, {folder: "<out>", packages.REPO: "<repo>", sys.prefix: "<python>"})
+  # The check is only recorded; a cut step ran (its files are kept), a skipped one did not.
+  failed = [r.name for r in run.records
+            if r.name != "check" and r.status.startswith(("failed", "interrupted", "skipped"))]
   if failed or not set_up:
-    sys.exit(f"error: {', '.join(failed) or 'the set-up'} did not finish; see {folder}/summary.md")
+    sys.exit(f"error: {', '.join(failed) or 'the set-up'} did not run to its end; see {folder}/summary.md")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 """
 
 import importlib.metadata
+import os
 import platform
 import sys
 
@@ -17,7 +18,12 @@ def main(names) -> None:
       print(name, importlib.metadata.version(name))
     except importlib.metadata.PackageNotFoundError:
       print(name, "not installed")
-  print("devices:", ", ".join(f"{d.device_kind} ({d.platform})" for d in jax.devices()))
+  try:
+    devices = jax.devices()
+  except Exception as e:  # pylint: disable=broad-except  # JAX_PLATFORMS=cuda without a GPU, a failed plugin
+    detail = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+    sys.exit(f"error: JAX found no device of platform {os.environ.get('JAX_PLATFORMS', 'any')}: {detail}")
+  print("devices:", ", ".join(f"{d.device_kind} ({d.platform})" for d in devices))
 
 
 if __name__ == "__main__":
