@@ -49,7 +49,7 @@ def environment(folder: str, log) -> str:
     return python
   shutil.rmtree(folder, ignore_errors=True)
   run(log, [find_python(), "-m", "venv", folder])
-  run(log, [python, "-m", "pip", "install", "--quiet", "-r", REQUIREMENTS])
+  run(log, [python, "-m", "pip", "install", "--quiet", "--quiet", "-r", REQUIREMENTS])
   shutil.copyfile(REQUIREMENTS, stamp)
   return python
 
@@ -92,7 +92,8 @@ def main() -> int:
         status = simulate(log, tmp, args.venv)
     finally:
       with open(os.path.join(tmp, "log")) as f, open(args.log, "w") as out:
-        out.write(paths.portable(f.read(), {tmp: "<tmp>", args.venv: "<venv>", REPO: "<repo>"}))
+        out.write(paths.portable(f.read(), {tmp: "<tmp>", args.venv: "<venv>", REPO: "<repo>",
+                                            find_python(): f"python{PYTHON}"}))
   print(f"make gpu on the simulated machine: exit status {status}; log in {os.path.relpath(args.log)}")
   return status
 
