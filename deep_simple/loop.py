@@ -25,6 +25,7 @@ from deep_simple import checkpoint
 from deep_simple import committee
 from deep_simple import config
 from deep_simple import data
+from deep_simple import preemption
 from deep_simple import report
 from deep_simple import train
 from deep_simple import width
@@ -147,6 +148,11 @@ def check_finite(loss_MxS, epoch, lrs):
         f"learning rate {lrs[member][step]:.3g} per example")
 
 
+def _preempted_line(ckpts: checkpoint.Checkpoints, epoch: int) -> str:
+  saved = f"epoch {epoch} is saved in {ckpts.directory}/{epoch}" if epoch else "no epoch was finished"
+  return f"preempted by SIGTERM: {saved}; run the same command to resume"
+
+
 def _target_refusing_other_runs(fields: dict, workdir: str, arrays):
   """Checkpoints.restore_latest's target: `arrays`, once the checkpoint's record shows a run of config fields
   `fields` (a checkpoint of another run is refused before its arrays are read)."""
@@ -207,26 +213,37 @@ def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch, ini
   labels_replicated = committee.place(train_labels, lay.replicated)
   members = committee.member_ids(lay)
 
-  for epoch in range(record["epoch"], cfg.epochs):
-    start = time.perf_counter()
-    state, metrics = epoch_fn(state, train_images, labels_replicated, members, epoch)
-    metrics = committee.real_members(committee.to_host(metrics), lay)
-    if cfg.stop_on_nonfinite:
-      check_finite(metrics["loss"], epoch + 1, metrics["lr"])
-    entry = {"epoch": epoch + 1, "lr": metrics["lr"][:, 0].tolist(),
-             **{f"train_{name}": value.mean(-1).tolist() for name, value in metrics.items() if name != "lr"}}
-    evaluate(state, entry, record)
-    entry["seconds"] = time.perf_counter() - start
-    record["history"].append(entry)
-    record["epoch"] = epoch + 1
-    if writer:
-      writer.write(entry)
-    if record["epoch"] % cfg.checkpoint_every == 0 or record["epoch"] == cfg.epochs:
-      host_state = committee.real_members(committee.to_host(state), lay)
-      ckpts.save(record["epoch"], train.arrays(host_state), record,
-                 [task.validation_error(e) for e in record["history"]])
-    if on_epoch:
-      on_epoch(entry, cfg)
+  def save():
+    host_state = committee.real_members(committee.to_host(state), lay)
+    ckpts.save(record["epoch"], train.arrays(host_state), record,
+               [task.validation_error(e) for e in record["history"]])
+    return record["epoch"]
+
+  saved = record["epoch"]
+  with preemption.sigterm_requests_stop() as stop:
+    for epoch in range(record["epoch"], cfg.epochs):
+      # The safe point: the last finished epoch, saved if it was not yet (a SIGTERM during a save waits for it).
+      if committee.from_process0(stop.requested):
+        if saved < record["epoch"]:
+          saved = save()
+        raise preemption.Preempted(_preempted_line(ckpts, saved))
+      start = time.perf_counter()
+      state, metrics = epoch_fn(state, train_images, labels_replicated, members, epoch)
+      metrics = committee.real_members(committee.to_host(metrics), lay)
+      if cfg.stop_on_nonfinite:
+        check_finite(metrics["loss"], epoch + 1, metrics["lr"])
+      entry = {"epoch": epoch + 1, "lr": metrics["lr"][:, 0].tolist(),
+               **{f"train_{name}": value.mean(-1).tolist() for name, value in metrics.items() if name != "lr"}}
+      evaluate(state, entry, record)
+      entry["seconds"] = time.perf_counter() - start
+      record["history"].append(entry)
+      record["epoch"] = epoch + 1
+      if writer:
+        writer.write(entry)
+      if record["epoch"] % cfg.checkpoint_every == 0 or record["epoch"] == cfg.epochs:
+        saved = save()
+      if on_epoch:
+        on_epoch(entry, cfg)
   ckpts.close()
 
   if not record["history"]:
