@@ -138,14 +138,28 @@ def restore(workdir: str, create=train.create_state):
   return found["cfg"], train.with_arrays(found["state"], arrays), record
 
 
-def check_finite(loss_MxS, epoch, lrs):
-  """FloatingPointError naming the first non-finite loss of an epoch: its step, member and rate."""
+def check_finite(loss_MxS, mean_loss_M, epoch, lrs):
+  """FloatingPointError naming the first non-finite loss of an epoch, its step, member and rate; or the member
+  whose mean loss over the epoch is not finite (finite steps whose mean overflows)."""
   bad = np.argwhere(~np.isfinite(loss_MxS))
   if bad.size:
     member, step = bad[0]
     raise FloatingPointError(
         f"non-finite loss at epoch {epoch}, step {step + 1} (member {member}), "
         f"learning rate {lrs[member][step]:.3g} per example")
+  overflowing = np.flatnonzero(~np.isfinite(mean_loss_M))
+  if overflowing.size:
+    member = overflowing[0]
+    raise FloatingPointError(
+        f"non-finite loss at epoch {epoch}, the mean of its {loss_MxS.shape[1]} steps (member {member}), "
+        f"learning rate {lrs[member][0]:.3g} per example")
+
+
+def _epoch_means(metrics: dict) -> dict:
+  """Each metric's mean over the epoch's steps, per member, as the metric's dtype holds it (inf if it overflows:
+  check_finite says so in one line, not numpy's warning)."""
+  with np.errstate(over="ignore"):
+    return {name: value.mean(-1) for name, value in metrics.items() if name != "lr"}
 
 
 def _preempted_line(ckpts: checkpoint.Checkpoints, epoch: int) -> str:
@@ -230,10 +244,11 @@ def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch, ini
       start = time.perf_counter()
       state, metrics = epoch_fn(state, train_images, labels_replicated, members, epoch)
       metrics = committee.real_members(committee.to_host(metrics), lay)
+      means = _epoch_means(metrics)
       if cfg.stop_on_nonfinite:
-        check_finite(metrics["loss"], epoch + 1, metrics["lr"])
+        check_finite(metrics["loss"], means["loss"], epoch + 1, metrics["lr"])
       entry = {"epoch": epoch + 1, "lr": metrics["lr"][:, 0].tolist(),
-               **{f"train_{name}": value.mean(-1).tolist() for name, value in metrics.items() if name != "lr"}}
+               **{f"train_{name}": mean.tolist() for name, mean in means.items()}}
       evaluate(state, entry, record)
       entry["seconds"] = time.perf_counter() - start
       record["history"].append(entry)
