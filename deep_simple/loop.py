@@ -162,6 +162,15 @@ def _epoch_means(metrics: dict) -> dict:
     return {name: value.mean(-1) for name, value in metrics.items() if name != "lr"}
 
 
+def _check_earlier_files(fields: dict, workdir: str) -> None:
+  """Without a usable checkpoint: refuses a config other than that of the run whose files the workdir holds, and
+  says that the run starts from scratch."""
+  earlier = workdir_lib.earlier_fields(workdir)
+  if earlier is not None:
+    workdir_lib.check_same_run(fields, earlier, workdir, saved_only=True)
+    logging.warning("no usable checkpoint in %s: the run starts from scratch", os.path.join(workdir, "checkpoints"))
+
+
 def _preempted_line(ckpts: checkpoint.Checkpoints, epoch: int) -> str:
   saved = f"epoch {epoch} is saved in {ckpts.directory}/{epoch}" if epoch else "no epoch was finished"
   return f"preempted by SIGTERM: {saved}; run the same command to resume"
@@ -215,6 +224,7 @@ def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch, ini
   restored = ckpts.restore_latest(
       _target_refusing_other_runs(fields, workdir, train.arrays(committee.real_members(fresh_host, lay))))
   if restored is None:
+    _check_earlier_files(fields, workdir)
     state, record = fresh, {"epoch": 0, "history": [], "best": None}
   else:
     arrays, record = restored

@@ -12,6 +12,7 @@ recorded in the newest checkpoint, so config.json is only a readable copy, rewri
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import socket
 
@@ -79,13 +80,31 @@ def identity(fields: dict, prefix: str = "") -> dict:
   return out
 
 
-def check_same_run(fields: dict, saved: dict, workdir: str) -> None:
-  """One-line ValueError unless config fields `fields` (a JSON dict) train the run whose fields were `saved`."""
+def check_same_run(fields: dict, saved: dict, workdir: str, saved_only: bool = False) -> None:
+  """One-line ValueError unless config fields `fields` (a JSON dict) train the run whose fields were `saved`;
+  `saved_only`: compares only the fields `saved` holds (those `earlier_fields` found)."""
   current, saved = identity(fields), identity(saved)
-  changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+  compared = set(saved) if saved_only else set(saved) | set(current)
+  changed = sorted(k for k in compared if saved.get(k) != current.get(k))
   if changed:
     raise ValueError(f"workdir {workdir} holds a run with a different config (fields: {', '.join(changed)}); "
                      "use a new --workdir")
+
+
+def earlier_fields(workdir: str):
+  """The config fields of the run whose files `workdir` holds without a usable checkpoint: config.json's, or
+  else those results.json records; None where neither is."""
+  config_json, results_json = (os.path.join(workdir, name) for name in ("config.json", "results.json"))
+  if os.path.exists(config_json):
+    with open(config_json) as f:
+      return json.load(f)
+  if os.path.exists(results_json):
+    with open(results_json) as f:
+      results = json.load(f)
+    return {"name": results["name"], "dataset": results["dataset"], "protocol": results["protocol"],
+            "model": results["model"], "batch_size": results["batch_size"],
+            "committee": {"size": results["members"]}}
+  return None
 
 
 def write_config(cfg, workdir: str) -> None:
