@@ -178,9 +178,10 @@ def _preempted_line(ckpts: checkpoint.Checkpoints, epoch: int) -> str:
 
 def _target_refusing_other_runs(fields: dict, workdir: str, arrays):
   """Checkpoints.restore_latest's target: `arrays`, once the checkpoint's record shows a run of config fields
-  `fields` (a checkpoint of another run is refused before its arrays are read)."""
+  `fields` trained for at most their epochs (a checkpoint of another run is refused before its arrays are read)."""
   def target(record):
     workdir_lib.check_same_run(fields, record["config"], workdir)
+    workdir_lib.check_epochs(fields["epochs"], record["epoch"], workdir)
     return arrays
   return target
 

@@ -4,8 +4,9 @@
       workdir.check_same_run(fields, saved, path)  # a run of another config is refused in one line
       workdir.write_config(cfg, path)
 
-A run's identity is what is trained: every config field but `epochs` (a run may be extended) and the fields
-that only say where the data is read from (config.LOCATION_FIELDS). The loop compares it with the config
+A run's identity is what is trained: every config field but `epochs` (a run may be extended, never cut short)
+and the fields that only say where the data is read from (config.LOCATION_FIELDS) or how the run is executed
+(config.EXECUTION_FIELDS). The loop compares it with the config
 recorded in the newest checkpoint, so config.json is only a readable copy, rewritten by every run.
 """
 
@@ -71,10 +72,10 @@ def lock(workdir: str):
 
 def identity(fields: dict, prefix: str = "") -> dict:
   """What a run folder is a run of, as {"model.hidden": value, ...}: the config's fields (a JSON dict) without
-  `epochs` and the data's location."""
+  `epochs`, the data's location and how the run is executed."""
   out = {}
   for name, value in fields.items():
-    if not prefix and name in ("epochs", *config.LOCATION_FIELDS):
+    if not prefix and name in ("epochs", *config.LOCATION_FIELDS, *config.EXECUTION_FIELDS):
       continue
     out.update(identity(value, f"{prefix}{name}.") if isinstance(value, dict) else {prefix + name: value})
   return out
@@ -89,6 +90,13 @@ def check_same_run(fields: dict, saved: dict, workdir: str, saved_only: bool = F
   if changed:
     raise ValueError(f"workdir {workdir} holds a run with a different config (fields: {', '.join(changed)}); "
                      "use a new --workdir")
+
+
+def check_epochs(epochs: int, trained: int, workdir: str) -> None:
+  """One-line ValueError when config.epochs asks for fewer epochs than the run in `workdir` has trained."""
+  if epochs < trained:
+    raise ValueError(f"workdir {workdir} holds a run trained for {trained} epochs; config.epochs = {epochs} is "
+                     f"fewer: ask for {trained} or more, or use a new --workdir")
 
 
 def earlier_fields(workdir: str):

@@ -143,3 +143,17 @@ def test_ctrl_c_during_a_save_lets_the_checkpoint_finish_then_stops(tmp_path):
   np.testing.assert_array_equal(restored["w"], state["w"])
   assert record == {"epoch": 1}
   ckpts.close()
+
+
+def test_execution_fields_may_change_on_resume_and_fewer_epochs_than_trained_are_refused(tmp_path, straight):
+  """A run out of memory must resume with a smaller eval_batch; and a 3-epoch workdir resumed with epochs=2 used
+  to report 3 epochs while config.json said 2."""
+  loop.run(tiny.net(epochs=2), str(tmp_path))
+  loop.run(tiny.net(epochs=EPOCHS, eval_batch=300, checkpoint_every=2, keep_checkpoints=1), str(tmp_path))
+  _assert_same_run(tmp_path, straight)
+  written = {name: (tmp_path / name).read_bytes() for name in ("config.json", "results.json", "metrics.jsonl")}
+  with pytest.raises(ValueError) as refused:
+    loop.run(tiny.net(epochs=2), str(tmp_path))
+  assert str(refused.value) == (f"workdir {tmp_path} holds a run trained for 3 epochs; config.epochs = 2 is fewer: "
+                                "ask for 3 or more, or use a new --workdir")
+  assert {name: (tmp_path / name).read_bytes() for name in written} == written
