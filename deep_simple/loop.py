@@ -162,6 +162,13 @@ def _epoch_means(metrics: dict) -> dict:
     return {name: value.mean(-1) for name, value in metrics.items() if name != "lr"}
 
 
+def _lost_best(ckpts: checkpoint.Checkpoints, target, record: dict, task: Task) -> int | None:
+  """Verifies every kept checkpoint but the newest (`record`'s, read already); the epoch of the best one when it
+  is damaged (moved aside), else None."""
+  ckpts.verify(target, newest=record["epoch"])
+  return ckpts.lost_best([task.validation_error(e) for e in record["history"]])
+
+
 def _check_earlier_files(fields: dict, workdir: str) -> None:
   """Without a usable checkpoint: refuses a config other than that of the run whose files the workdir holds, and
   says that the run starts from scratch."""
@@ -222,10 +229,16 @@ def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch, ini
   fields = json.loads(cfg.to_json())
   fresh_host = committee.to_host(fresh)
   ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), keep=cfg.keep_checkpoints)
-  restored = ckpts.restore_latest(
-      _target_refusing_other_runs(fields, workdir, train.arrays(committee.real_members(fresh_host, lay))))
-  if restored is None:
+  target = _target_refusing_other_runs(fields, workdir, train.arrays(committee.real_members(fresh_host, lay)))
+  restored = ckpts.restore_latest(target)
+  lost = restored and _lost_best(ckpts, target, restored[1], task)
+  if lost:
+    restored = ckpts.restore_latest(target, before=lost)
+    logging.warning("the best checkpoint kept, of epoch %d, is damaged: training again from epoch %d to save it "
+                    "anew", lost, restored[1]["epoch"] if restored else 0)
+  elif restored is None:
     _check_earlier_files(fields, workdir)
+  if restored is None:
     state, record = fresh, {"epoch": 0, "history": [], "best": None}
   else:
     arrays, record = restored
@@ -270,6 +283,11 @@ def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch, ini
         saved = save()
       if on_epoch:
         on_epoch(entry, cfg)
+  if _lost_best(ckpts, target, record, task):  # damaged on disk while the run went on
+    ckpts.close()
+    if writer:
+      writer.close()
+    return _train(cfg, workdir, lay, splits, on_epoch, init_params, task)
   ckpts.close()
 
   if not record["history"]:
