@@ -24,27 +24,35 @@ class Preempted(Exception):
 
 
 class Stop:
-  """Whether a SIGTERM arrived since the block began."""
+  """Whether a SIGTERM arrived since the outermost block began."""
 
   requested = False
+
+
+_STOP = Stop()
+
+
+def _request(signum, frame):
+  del signum, frame
+  _STOP.requested = True
 
 
 @contextlib.contextmanager
 def sigterm_requests_stop():
   """Yields a `Stop` that a SIGTERM sets instead of ending the process. Only in the main thread and where
-  SIGTERM's default action is installed (a program with its own handler keeps it); restored afterwards."""
-  stop = Stop()
-  if (threading.current_thread() is not threading.main_thread()
-      or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
-    yield stop
+  SIGTERM's default action is installed (a program with its own handler keeps it); restored afterwards. Blocks
+  nest: an entry point's block covers the loading and the gaps between a study's runs, the loop's own shares
+  its `Stop`."""
+  installed = signal.getsignal(signal.SIGTERM)
+  if installed is _request:
+    yield _STOP
     return
-
-  def request(signum, frame):
-    del signum, frame
-    stop.requested = True
-
-  signal.signal(signal.SIGTERM, request)
+  if threading.current_thread() is not threading.main_thread() or installed is not signal.SIG_DFL:
+    yield Stop()
+    return
+  _STOP.requested = False
+  signal.signal(signal.SIGTERM, _request)
   try:
-    yield stop
+    yield _STOP
   finally:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -76,7 +76,8 @@ def study_main(argv, module: str, check_flags, run, out_flag, root_flag, default
     root = root_flag.value or (default_root(out) if default_root else
                                os.path.join("runs", module, os.path.basename(os.path.normpath(out))))
     budget.cache_compilations(root)
-    text = run(checked, out, root, command)
+    with preemption.sigterm_requests_stop():  # also between runs: the next one stops before it trains
+      text = run(checked, out, root, command)
   except (ValueError, RuntimeError, OSError) as e:
     sys.exit(f"error: {one_line(e)}")
   except preemption.Preempted as e:

@@ -115,7 +115,8 @@ def main(argv):
     sys.exit(f"error: {cli.one_line(e)}")
   _initialize_cluster()
   try:
-    results = loop.run(cfg, WORKDIR.value, on_epoch=Progress())
+    with preemption.sigterm_requests_stop():  # also while the data loads: the run stops before it trains
+      results = loop.run(cfg, WORKDIR.value, on_epoch=Progress())
   except (ValueError, FloatingPointError, OSError, data.FetchError, workdir.InUseError) as e:
     sys.exit(f"error: {cli.one_line(e)}")
   except KeyboardInterrupt:
