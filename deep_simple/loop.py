@@ -169,6 +169,22 @@ def _lost_best(ckpts: checkpoint.Checkpoints, target, record: dict, task: Task) 
   return ckpts.lost_best([task.validation_error(e) for e in record["history"]])
 
 
+def _restore(ckpts: checkpoint.Checkpoints, target, fields: dict, workdir: str, task: Task):
+  """(arrays, record) to resume from, or None to start afresh: the newest good checkpoint or, when the best one
+  kept is damaged, the newest good one before it (the run then trains again to save the best anew)."""
+  restored = ckpts.restore_latest(target)
+  if restored is None:
+    _check_earlier_files(fields, workdir)
+    return None
+  lost = _lost_best(ckpts, target, restored[1], task)
+  if lost is None:
+    return restored
+  restored = ckpts.restore_latest(target, before=lost)
+  logging.warning("the best checkpoint kept, of epoch %d, is damaged: training again from epoch %d to save it anew",
+                  lost, restored[1]["epoch"] if restored else 0)
+  return restored
+
+
 def _check_earlier_files(fields: dict, workdir: str) -> None:
   """Without a usable checkpoint: refuses a config other than that of the run whose files the workdir holds, and
   says that the run starts from scratch."""
@@ -230,14 +246,7 @@ def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch, ini
   fresh_host = committee.to_host(fresh)
   ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), keep=cfg.keep_checkpoints)
   target = _target_refusing_other_runs(fields, workdir, train.arrays(committee.real_members(fresh_host, lay)))
-  restored = ckpts.restore_latest(target)
-  lost = restored and _lost_best(ckpts, target, restored[1], task)
-  if lost:
-    restored = ckpts.restore_latest(target, before=lost)
-    logging.warning("the best checkpoint kept, of epoch %d, is damaged: training again from epoch %d to save it "
-                    "anew", lost, restored[1]["epoch"] if restored else 0)
-  elif restored is None:
-    _check_earlier_files(fields, workdir)
+  restored = _restore(ckpts, target, fields, workdir, task)
   if restored is None:
     state, record = fresh, {"epoch": 0, "history": [], "best": None}
   else:
