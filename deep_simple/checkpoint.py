@@ -16,8 +16,10 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
+import sys
 import threading
 
 from absl import logging
@@ -31,6 +33,7 @@ from deep_simple import committee
 # the file system's blocks.
 _SPACE_MARGIN_BYTES = 1 << 18
 _ORBAX_TMP = ".orbax-checkpoint-tmp"
+_SET_ASIDE = re.compile(r"(\d+)\.(unreadable|checksum-mismatch)(\.\d+)?")
 
 
 class ChecksumError(ValueError):
@@ -71,6 +74,24 @@ def _ctrl_c_deferred():
     raise KeyboardInterrupt
 
 
+@contextlib.contextmanager
+def _closed_loop_reports_dropped():
+  """A restore that fails leaves TensorStore reads in flight; each then reports to the asyncio loop Orbax has
+  closed, and Python prints "RuntimeError: Event loop is closed" with its traceback (18 lines per bad
+  checkpoint) around the one-line warning. Those reports, and only they, are dropped within the block."""
+  previous = sys.unraisablehook
+
+  def hook(unraisable):
+    if not (isinstance(unraisable.exc_value, RuntimeError) and str(unraisable.exc_value) == "Event loop is closed"):
+      previous(unraisable)
+
+  sys.unraisablehook = hook
+  try:
+    yield
+  finally:
+    sys.unraisablehook = previous
+
+
 def _out_of_space(error: Exception) -> bool:
   # TensorStore reports a full disk as ValueError("RESOURCE_EXHAUSTED: ... No space left on device ...").
   return getattr(error, "errno", None) == errno.ENOSPC or "No space left on device" in str(error)
@@ -104,6 +125,9 @@ class Checkpoints:
     `validation_errors[e - 1]` is epoch e's validation error: it picks the best checkpoint kept.
     A full disk is a one-line OSError naming the checkpoint; the earlier checkpoints are intact.
     """
+    if os.path.isdir(self._path(epoch)):  # a run rebuilding its best checkpoint trains this epoch again, exactly
+      self._drop_old(validation_errors)
+      return
     saved = {"record": record, "sha256": {"record": _record_sum(record), "state": _array_sums(state)}}
     with _ctrl_c_deferred():
       self._check_space(epoch, state, saved)
@@ -133,21 +157,50 @@ class Checkpoints:
                    "some space and run the same command to resume", self._path(epoch))
 
   def _drop_old(self, validation_errors) -> None:
-    steps = self.steps()
+    steps = [step for step in self.steps() if step <= len(validation_errors)]  # newer: a best being rebuilt
     best = min(steps, key=lambda step: (validation_errors[step - 1], step))
     if self._writes:
       for step in set(steps[:-self._keep]) - {best}:
         shutil.rmtree(self._path(step))
 
-  def restore_latest(self, target_for):
-    """(state, record) of the newest checkpoint that reads back and matches its sums, or None.
+  def restore_latest(self, target_for, before: int | None = None):
+    """(state, record) of the newest checkpoint (older than epoch `before`, if given) that reads back and matches
+    its sums, or None. Each newer one that does not is moved aside.
 
     `target_for(record)` returns the numpy pytree (structure, shapes, dtypes) to restore the state into. An
     error it raises refuses the checkpoint and propagates: such a checkpoint is not corrupt, it belongs to
     another run. Other processes of a multi-host run meet the same checkpoints and fall back alike; only
     process 0 moves them aside.
     """
-    for epoch in reversed(self.steps()):
+    for epoch in reversed([step for step in self.steps() if before is None or step < before]):
+      restored = self._read_or_set_aside(epoch, target_for)
+      if restored is not None:
+        return restored
+    return None
+
+  def verify(self, target_for, newest: int) -> None:
+    """Reads back every checkpoint but `newest` (read already) and moves aside each that does not match its
+    sums, as `restore_latest` does."""
+    for epoch in self.steps():
+      if epoch != newest:
+        self._read_or_set_aside(epoch, target_for)
+
+  def lost_best(self, validation_errors) -> int | None:
+    """The epoch of the best checkpoint kept when it was moved aside and not saved again, or None.
+
+    `validation_errors[e - 1]` is epoch e's validation error. The best one saved is never dropped, so the best
+    of the checkpoints kept and those moved aside is the one the run must hold.
+    """
+    aside = {int(m.group(1)) for m in map(_SET_ASIDE.fullmatch, os.listdir(self.directory)) if m}
+    saved = [epoch for epoch in aside | set(self.steps()) if epoch <= len(validation_errors)]
+    if not saved:
+      return None
+    best = min(saved, key=lambda epoch: (validation_errors[epoch - 1], epoch))
+    return None if best in self.steps() else best
+
+  def _read_or_set_aside(self, epoch: int, target_for):
+    """(state, record) of checkpoint `epoch`, or None when it cannot be read or fails its sums (moved aside)."""
+    with _closed_loop_reports_dropped():
       path = self._path(epoch)
       try:
         saved = self._checkpointer.restore(path, args=ocp.args.Composite(record=ocp.args.JsonRestore()))["record"]
@@ -156,7 +209,7 @@ class Checkpoints:
           raise ChecksumError("SHA-256 mismatch in the record")
       except Exception as e:  # pylint: disable=broad-except  # any unreadable checkpoint falls back
         self._set_aside(epoch, e)
-        continue
+        return None
       target = target_for(record)
       try:
         state = self._checkpointer.restore(
@@ -166,9 +219,8 @@ class Checkpoints:
           raise ChecksumError(f"SHA-256 mismatch in {', '.join(mismatched)}")
       except Exception as e:  # pylint: disable=broad-except
         self._set_aside(epoch, e)
-        continue
+        return None
       return state, record
-    return None
 
   def _set_aside(self, epoch: int, error: Exception) -> None:
     detail = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:200]}"

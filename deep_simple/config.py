@@ -20,6 +20,9 @@ RULES = ("mean", "vote")
 REPORTED_WEIGHTS = ("params", "ema")
 # Fields that say where the data comes from, not what is trained: a run folder's identity ignores them.
 LOCATION_FIELDS = ("data_dir", "mirror")
+# Fields that say how a run is executed, not what it computes: a run folder's identity ignores them too (a run
+# out of memory resumes with a smaller eval_batch).
+EXECUTION_FIELDS = ("eval_batch", "checkpoint_every", "keep_checkpoints")
 
 
 def base_config(model: str = "mlp") -> ml_collections.ConfigDict:

@@ -15,6 +15,8 @@ freely between the two and flax's own module):
   SPLIT_BATCH digits (training steps, also vmapped over committee members, where XLA's convolution becomes a
   slow grouped one) and of "xla" for larger ones (evaluation, ~4x faster than im2col's there).
 "auto" picks "split" on the CPU backend and "xla" elsewhere.
+Forward-mode differentiation (`jax.jvp`, `jax.jacfwd`, `jax.hessian`) cannot pass a custom VJP: through "split"
+(so "auto" on CPU) it raises JAX's TypeError; use impl "im2col" or "xla" (model.conv_impl) for it.
 """
 
 from collections.abc import Callable, Sequence

@@ -2,12 +2,13 @@
 
     images: B x S x S, S = 29 with config.pad_to_29 (the paper's inputs), else 28;
             uint8 pixels (0-255) or floating pixels in [0, 1]; background 0.
-    labels: integers, shape B.
+    labels: integers in [0, classes), shape B.
 
 The model's own input range (config.input_range: [-1, 1] or [0, 1]) is applied inside, so every function
 takes digits as they come from `deep_simple.data` (uint8) or from `deep_simple.distort` (floating).
-Shapes and dtypes are checked when a function is traced, so also under `jax.jit`; value ranges can only be
-checked on concrete arrays, outside `jit`.
+Shapes and dtypes, an empty batch included, are checked when a function is traced, so also under `jax.jit`;
+value ranges (pixels, labels) can only be checked on concrete arrays, outside `jit` (`train.jit_train_step`
+checks them before its jitted step; under `jit` the step masks labels out of range, see train.make_train_step).
 """
 
 import dataclasses
@@ -24,10 +25,11 @@ from deep_simple import data
 class Inputs:
   size: int  # Side of the square images.
   signed: bool  # Model range [-1, 1] (else [0, 1]).
+  classes: int  # Labels are in [0, classes).
 
   @classmethod
   def from_config(cls, cfg) -> "Inputs":
-    return cls(config.input_size(cfg), cfg.input_range == "signed")
+    return cls(config.input_size(cfg), cfg.input_range == "signed", config.num_classes(cfg))
 
   def check(self, images, labels=None, where: str = "train_step") -> None:
     """One-line ValueError saying what was expected, for a wrong shape, dtype or (concrete) range."""
@@ -38,9 +40,15 @@ class Inputs:
     floating = jnp.issubdtype(images.dtype, jnp.floating)
     if images.dtype != np.uint8 and not floating:
       raise ValueError(f"{where}: expected uint8 pixels (0-255) or floating pixels in [0, 1]; got {images.dtype}")
+    if not shape[0]:
+      raise ValueError(f"{where}: expected at least one digit; got an empty batch {shape}")
     if labels is not None and (tuple(labels.shape) != shape[:1] or not jnp.issubdtype(labels.dtype, jnp.integer)):
       raise ValueError(f"{where}: expected {shape[0]} integer labels; got {labels.dtype} {tuple(labels.shape)}")
-    if floating and shape[0] and not isinstance(images, jax.core.Tracer):
+    if labels is not None and not isinstance(labels, jax.core.Tracer):
+      low, high = int(labels.min()), int(labels.max())
+      if low < 0 or high >= self.classes:
+        raise ValueError(f"{where}: expected labels in [0, {self.classes}); got values in [{low}, {high}]")
+    if floating and not isinstance(images, jax.core.Tracer):
       low, high = float(images.min()), float(images.max())
       if low < 0 or high > 1:
         raise ValueError(f"{where}: expected floating pixels in [0, 1] (or uint8 0-255); got values in "

@@ -25,6 +25,7 @@ from deep_simple import checkpoint
 from deep_simple import committee
 from deep_simple import config
 from deep_simple import data
+from deep_simple import preemption
 from deep_simple import report
 from deep_simple import train
 from deep_simple import width
@@ -137,21 +138,73 @@ def restore(workdir: str, create=train.create_state):
   return found["cfg"], train.with_arrays(found["state"], arrays), record
 
 
-def check_finite(loss_MxS, epoch, lrs):
-  """FloatingPointError naming the first non-finite loss of an epoch: its step, member and rate."""
+def check_finite(loss_MxS, mean_loss_M, epoch, lrs):
+  """FloatingPointError naming the first non-finite loss of an epoch, its step, member and rate; or the member
+  whose mean loss over the epoch is not finite (finite steps whose mean overflows)."""
   bad = np.argwhere(~np.isfinite(loss_MxS))
   if bad.size:
     member, step = bad[0]
     raise FloatingPointError(
         f"non-finite loss at epoch {epoch}, step {step + 1} (member {member}), "
         f"learning rate {lrs[member][step]:.3g} per example")
+  overflowing = np.flatnonzero(~np.isfinite(mean_loss_M))
+  if overflowing.size:
+    member = overflowing[0]
+    raise FloatingPointError(
+        f"non-finite loss at epoch {epoch}, the mean of its {loss_MxS.shape[1]} steps (member {member}), "
+        f"learning rate {lrs[member][0]:.3g} per example")
+
+
+def _epoch_means(metrics: dict) -> dict:
+  """Each metric's mean over the epoch's steps, per member, as the metric's dtype holds it (inf if it overflows:
+  check_finite says so in one line, not numpy's warning)."""
+  with np.errstate(over="ignore"):
+    return {name: value.mean(-1) for name, value in metrics.items() if name != "lr"}
+
+
+def _lost_best(ckpts: checkpoint.Checkpoints, target, record: dict, task: Task) -> int | None:
+  """Verifies every kept checkpoint but the newest (`record`'s, read already); the epoch of the best one when it
+  is damaged (moved aside), else None."""
+  ckpts.verify(target, newest=record["epoch"])
+  return ckpts.lost_best([task.validation_error(e) for e in record["history"]])
+
+
+def _restore(ckpts: checkpoint.Checkpoints, target, fields: dict, workdir: str, task: Task):
+  """(arrays, record) to resume from, or None to start afresh: the newest good checkpoint or, when the best one
+  kept is damaged, the newest good one before it (the run then trains again to save the best anew)."""
+  restored = ckpts.restore_latest(target)
+  if restored is None:
+    _check_earlier_files(fields, workdir)
+    return None
+  lost = _lost_best(ckpts, target, restored[1], task)
+  if lost is None:
+    return restored
+  restored = ckpts.restore_latest(target, before=lost)
+  logging.warning("the best checkpoint kept, of epoch %d, is damaged: training again from epoch %d to save it anew",
+                  lost, restored[1]["epoch"] if restored else 0)
+  return restored
+
+
+def _check_earlier_files(fields: dict, workdir: str) -> None:
+  """Without a usable checkpoint: refuses a config other than that of the run whose files the workdir holds, and
+  says that the run starts from scratch."""
+  earlier = workdir_lib.earlier_fields(workdir)
+  if earlier is not None:
+    workdir_lib.check_same_run(fields, earlier, workdir, saved_only=True)
+    logging.warning("no usable checkpoint in %s: the run starts from scratch", os.path.join(workdir, "checkpoints"))
+
+
+def _preempted_line(ckpts: checkpoint.Checkpoints, epoch: int) -> str:
+  saved = f"epoch {epoch} is saved in {ckpts.directory}/{epoch}" if epoch else "no epoch was finished"
+  return f"preempted by SIGTERM: {saved}; run the same command to resume"
 
 
 def _target_refusing_other_runs(fields: dict, workdir: str, arrays):
   """Checkpoints.restore_latest's target: `arrays`, once the checkpoint's record shows a run of config fields
-  `fields` (a checkpoint of another run is refused before its arrays are read)."""
+  `fields` trained for at most their epochs (a checkpoint of another run is refused before its arrays are read)."""
   def target(record):
     workdir_lib.check_same_run(fields, record["config"], workdir)
+    workdir_lib.check_epochs(fields["epochs"], record["epoch"], workdir)
     return arrays
   return target
 
@@ -192,8 +245,8 @@ def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch, ini
   fields = json.loads(cfg.to_json())
   fresh_host = committee.to_host(fresh)
   ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), keep=cfg.keep_checkpoints)
-  restored = ckpts.restore_latest(
-      _target_refusing_other_runs(fields, workdir, train.arrays(committee.real_members(fresh_host, lay))))
+  target = _target_refusing_other_runs(fields, workdir, train.arrays(committee.real_members(fresh_host, lay)))
+  restored = _restore(ckpts, target, fields, workdir, task)
   if restored is None:
     state, record = fresh, {"epoch": 0, "history": [], "best": None}
   else:
@@ -207,26 +260,43 @@ def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch, ini
   labels_replicated = committee.place(train_labels, lay.replicated)
   members = committee.member_ids(lay)
 
-  for epoch in range(record["epoch"], cfg.epochs):
-    start = time.perf_counter()
-    state, metrics = epoch_fn(state, train_images, labels_replicated, members, epoch)
-    metrics = committee.real_members(committee.to_host(metrics), lay)
-    if cfg.stop_on_nonfinite:
-      check_finite(metrics["loss"], epoch + 1, metrics["lr"])
-    entry = {"epoch": epoch + 1, "lr": metrics["lr"][:, 0].tolist(),
-             **{f"train_{name}": value.mean(-1).tolist() for name, value in metrics.items() if name != "lr"}}
-    evaluate(state, entry, record)
-    entry["seconds"] = time.perf_counter() - start
-    record["history"].append(entry)
-    record["epoch"] = epoch + 1
+  def save():
+    host_state = committee.real_members(committee.to_host(state), lay)
+    ckpts.save(record["epoch"], train.arrays(host_state), record,
+               [task.validation_error(e) for e in record["history"]])
+    return record["epoch"]
+
+  saved = record["epoch"]
+  with preemption.sigterm_requests_stop() as stop:
+    for epoch in range(record["epoch"], cfg.epochs):
+      # The safe point: the last finished epoch, saved if it was not yet (a SIGTERM during a save waits for it).
+      if committee.from_process0(stop.requested):
+        if saved < record["epoch"]:
+          saved = save()
+        raise preemption.Preempted(_preempted_line(ckpts, saved))
+      start = time.perf_counter()
+      state, metrics = epoch_fn(state, train_images, labels_replicated, members, epoch)
+      metrics = committee.real_members(committee.to_host(metrics), lay)
+      means = _epoch_means(metrics)
+      if cfg.stop_on_nonfinite:
+        check_finite(metrics["loss"], means["loss"], epoch + 1, metrics["lr"])
+      entry = {"epoch": epoch + 1, "lr": metrics["lr"][:, 0].tolist(),
+               **{f"train_{name}": mean.tolist() for name, mean in means.items()}}
+      evaluate(state, entry, record)
+      entry["seconds"] = time.perf_counter() - start
+      record["history"].append(entry)
+      record["epoch"] = epoch + 1
+      if writer:
+        writer.write(entry)
+      if record["epoch"] % cfg.checkpoint_every == 0 or record["epoch"] == cfg.epochs:
+        saved = save()
+      if on_epoch:
+        on_epoch(entry, cfg)
+  if _lost_best(ckpts, target, record, task):  # damaged on disk while the run went on
+    ckpts.close()
     if writer:
-      writer.write(entry)
-    if record["epoch"] % cfg.checkpoint_every == 0 or record["epoch"] == cfg.epochs:
-      host_state = committee.real_members(committee.to_host(state), lay)
-      ckpts.save(record["epoch"], train.arrays(host_state), record,
-                 [task.validation_error(e) for e in record["history"]])
-    if on_epoch:
-      on_epoch(entry, cfg)
+      writer.close()
+    return _train(cfg, workdir, lay, splits, on_epoch, init_params, task)
   ckpts.close()
 
   if not record["history"]:

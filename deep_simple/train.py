@@ -123,7 +123,12 @@ def _loss(kind: str):
 
 
 def make_train_step(cfg):
-  """`train_step(state, batch) -> (state, metrics)`: one update on `{"images", "labels"}`; pure."""
+  """`train_step(state, batch) -> (state, metrics)`: one update on `{"images", "labels"}`; pure.
+
+  On concrete arrays a label outside [0, classes) or an empty batch is a one-line ValueError. Under `jit` the
+  labels' values are unknown: a digit with such a label adds nothing to the gradient (nor to the error), and
+  the step's loss is NaN, so a loop that checks its losses (deep_simple/loop.py) stops, naming the step.
+  """
   inputs = inputs_lib.Inputs.from_config(cfg)
   loss_B = _loss(cfg.loss)
   per_example = cfg.lr_scaling == "linear"
@@ -134,14 +139,17 @@ def make_train_step(cfg):
     inputs.check(images, labels_B, "train_step")
     x = inputs.to_model(images)
 
+    known_B = (labels_B >= 0) & (labels_B < inputs.classes)
+
     def loss_fn(params):
       logits_BxK = state.apply_fn({"params": params}, x)
-      loss = jnp.mean(loss_B(logits_BxK, labels_B))
-      error = jnp.mean(jnp.argmax(logits_BxK, axis=-1) != labels_B)
+      loss = jnp.mean(jnp.where(known_B, loss_B(logits_BxK, jnp.where(known_B, labels_B, 0)), 0.0))
+      error = jnp.mean((jnp.argmax(logits_BxK, axis=-1) != labels_B) & known_B)
       # The sum over the batch: each digit's gradient is stepped at the per-example rate.
       return (loss * images.shape[0] if per_example else loss), (loss, error)
 
     (_, (loss, error)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    loss = jnp.where(jnp.all(known_B), loss, jnp.nan)
     lr = learning_rate(state)
     new = state.apply_gradients(grads=grads)
     if state.ema is not None:

@@ -4,14 +4,16 @@
       workdir.check_same_run(fields, saved, path)  # a run of another config is refused in one line
       workdir.write_config(cfg, path)
 
-A run's identity is what is trained: every config field but `epochs` (a run may be extended) and the fields
-that only say where the data is read from (config.LOCATION_FIELDS). The loop compares it with the config
+A run's identity is what is trained: every config field but `epochs` (a run may be extended, never cut short)
+and the fields that only say where the data is read from (config.LOCATION_FIELDS) or how the run is executed
+(config.EXECUTION_FIELDS). The loop compares it with the config
 recorded in the newest checkpoint, so config.json is only a readable copy, rewritten by every run.
 """
 
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import socket
 
@@ -70,22 +72,47 @@ def lock(workdir: str):
 
 def identity(fields: dict, prefix: str = "") -> dict:
   """What a run folder is a run of, as {"model.hidden": value, ...}: the config's fields (a JSON dict) without
-  `epochs` and the data's location."""
+  `epochs`, the data's location and how the run is executed."""
   out = {}
   for name, value in fields.items():
-    if not prefix and name in ("epochs", *config.LOCATION_FIELDS):
+    if not prefix and name in ("epochs", *config.LOCATION_FIELDS, *config.EXECUTION_FIELDS):
       continue
     out.update(identity(value, f"{prefix}{name}.") if isinstance(value, dict) else {prefix + name: value})
   return out
 
 
-def check_same_run(fields: dict, saved: dict, workdir: str) -> None:
-  """One-line ValueError unless config fields `fields` (a JSON dict) train the run whose fields were `saved`."""
+def check_same_run(fields: dict, saved: dict, workdir: str, saved_only: bool = False) -> None:
+  """One-line ValueError unless config fields `fields` (a JSON dict) train the run whose fields were `saved`;
+  `saved_only`: compares only the fields `saved` holds (those `earlier_fields` found)."""
   current, saved = identity(fields), identity(saved)
-  changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+  compared = set(saved) if saved_only else set(saved) | set(current)
+  changed = sorted(k for k in compared if saved.get(k) != current.get(k))
   if changed:
     raise ValueError(f"workdir {workdir} holds a run with a different config (fields: {', '.join(changed)}); "
                      "use a new --workdir")
+
+
+def check_epochs(epochs: int, trained: int, workdir: str) -> None:
+  """One-line ValueError when config.epochs asks for fewer epochs than the run in `workdir` has trained."""
+  if epochs < trained:
+    raise ValueError(f"workdir {workdir} holds a run trained for {trained} epochs; config.epochs = {epochs} is "
+                     f"fewer: ask for {trained} or more, or use a new --workdir")
+
+
+def earlier_fields(workdir: str):
+  """The config fields of the run whose files `workdir` holds without a usable checkpoint: config.json's, or
+  else those results.json records; None where neither is."""
+  config_json, results_json = (os.path.join(workdir, name) for name in ("config.json", "results.json"))
+  if os.path.exists(config_json):
+    with open(config_json) as f:
+      return json.load(f)
+  if os.path.exists(results_json):
+    with open(results_json) as f:
+      results = json.load(f)
+    return {"name": results["name"], "dataset": results["dataset"], "protocol": results["protocol"],
+            "model": results["model"], "batch_size": results["batch_size"],
+            "committee": {"size": results["members"]}}
+  return None
 
 
 def write_config(cfg, workdir: str) -> None:

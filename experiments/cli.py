@@ -13,6 +13,7 @@ from absl import flags
 from absl import logging
 
 from deep_simple import files
+from deep_simple import preemption
 
 write_atomic = files.write_atomic  # result files whole or not at all: a crash never leaves half of one
 
@@ -32,6 +33,12 @@ def one_line(error: Exception) -> str:
   if len(lines) <= 1:
     return lines[0] if lines else type(error).__name__
   return re.sub(r"^\w+(Error|Exception): ", "", lines[-1])
+
+
+def exit_preempted(e: preemption.Preempted) -> None:
+  """Ends a process a SIGTERM stopped at a safe point: its one line, and the status a scheduler requeues on."""
+  print(e, file=sys.stderr)
+  sys.exit(preemption.EXIT_STATUS)
 
 
 def parse_flags(argv):
@@ -72,8 +79,11 @@ def study_main(argv, module: str, check_flags, run, out_flag, root_flag, default
     root = root_flag.value or (default_root(out) if default_root else
                                os.path.join("runs", module, os.path.basename(os.path.normpath(out))))
     budget.cache_compilations(root)
-    text = run(checked, out, root, command)
+    with preemption.sigterm_requests_stop():  # also between runs: the next one stops before it trains
+      text = run(checked, out, root, command)
   except (ValueError, RuntimeError, OSError) as e:
     sys.exit(f"error: {one_line(e)}")
+  except preemption.Preempted as e:
+    exit_preempted(e)
   print(text, end="")
   print(f"records, table and figures in {out}")

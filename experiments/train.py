@@ -19,6 +19,7 @@ from ml_collections import config_flags
 
 from deep_simple import data
 from deep_simple import loop
+from deep_simple import preemption
 from deep_simple import workdir
 from experiments import cli
 
@@ -114,7 +115,8 @@ def main(argv):
     sys.exit(f"error: {cli.one_line(e)}")
   _initialize_cluster()
   try:
-    results = loop.run(cfg, WORKDIR.value, on_epoch=Progress())
+    with preemption.sigterm_requests_stop():  # also while the data loads: the run stops before it trains
+      results = loop.run(cfg, WORKDIR.value, on_epoch=Progress())
   except (ValueError, FloatingPointError, OSError, data.FetchError, workdir.InUseError) as e:
     sys.exit(f"error: {cli.one_line(e)}")
   except KeyboardInterrupt:
@@ -122,6 +124,8 @@ def main(argv):
     print(f"interrupted: run the same command to resume from the last checkpoint in {WORKDIR.value}",
           file=sys.stderr)
     sys.exit(130)
+  except preemption.Preempted as e:
+    cli.exit_preempted(e)
   if jax.process_index() == 0:
     sel = results["selected"]
     print(f"{cfg.name}: test error at best validation {100 * sel['test_error_at_best_validation']:.2f}% "

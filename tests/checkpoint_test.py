@@ -143,3 +143,64 @@ def test_ctrl_c_during_a_save_lets_the_checkpoint_finish_then_stops(tmp_path):
   np.testing.assert_array_equal(restored["w"], state["w"])
   assert record == {"epoch": 1}
   ckpts.close()
+
+
+def test_execution_fields_may_change_on_resume_and_fewer_epochs_than_trained_are_refused(tmp_path, straight):
+  """A run out of memory must resume with a smaller eval_batch; and a 3-epoch workdir resumed with epochs=2 used
+  to report 3 epochs while config.json said 2."""
+  loop.run(tiny.net(epochs=2), str(tmp_path))
+  loop.run(tiny.net(epochs=EPOCHS, eval_batch=300, checkpoint_every=2, keep_checkpoints=1), str(tmp_path))
+  _assert_same_run(tmp_path, straight)
+  written = {name: (tmp_path / name).read_bytes() for name in ("config.json", "results.json", "metrics.jsonl")}
+  with pytest.raises(ValueError) as refused:
+    loop.run(tiny.net(epochs=2), str(tmp_path))
+  assert str(refused.value) == (f"workdir {tmp_path} holds a run trained for 3 epochs; config.epochs = 2 is fewer: "
+                                "ask for 3 or more, or use a new --workdir")
+  assert {name: (tmp_path / name).read_bytes() for name in written} == written
+
+
+def _checkpoint(workdir, epoch):
+  """(state arrays, record) of checkpoint `epoch` in `workdir`, read without changing anything."""
+  ckpts = checkpoint.Checkpoints(str(workdir / "checkpoints"), read_only=True)
+  _, state, _ = loop.restore(str(workdir))
+  restored = ckpts.restore_latest(lambda record: train.arrays(state), before=epoch + 1)
+  ckpts.close()
+  return restored
+
+
+def test_a_damaged_best_checkpoint_is_rebuilt_when_the_run_resumes(tmp_path, caplog):
+  """Only the newest checkpoint used to be read back: a corrupt best one stayed, with no warning, for a user to
+  load bad weights from."""
+  cfg = tiny.net(epochs=4, keep_checkpoints=1, lr0=0.05, lr_decay=1.0)  # validation error best at epoch 2
+  loop.run(cfg, str(tmp_path))
+  assert sorted(os.listdir(tmp_path / "checkpoints")) == ["2", "4"]
+  best_state, best_record = _checkpoint(tmp_path, 2)
+  _overwrite(p for p in (tmp_path / "checkpoints" / "2" / "state").rglob("*") if p.is_file())
+  loop.run(cfg, str(tmp_path))
+  assert sorted(os.listdir(tmp_path / "checkpoints")) == ["2", "2.unreadable", "4"]
+  assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("the best")] == [
+      "the best checkpoint kept, of epoch 2, is damaged: training again from epoch 0 to save it anew"]
+  rebuilt_state, rebuilt_record = _checkpoint(tmp_path, 2)
+  jax.tree.map(np.testing.assert_array_equal, rebuilt_state, best_state)
+  without_time = lambda record: {**record, "history": [{k: v for k, v in e.items() if k != "seconds"}
+                                                       for e in record["history"]]}
+  assert without_time(rebuilt_record) == without_time(best_record)
+  with open(tmp_path / "results.json") as f:
+    assert json.load(f)["selected"]["best_validation_epoch"] == rebuilt_record["epoch"] == 2
+
+
+def test_truncated_array_files_give_one_line_per_bad_checkpoint(tmp_path, straight):
+  """Each used to come with 18 lines of "RuntimeError: Event loop is closed" tracebacks (reads still in flight
+  reporting to Orbax's closed asyncio loop)."""
+  loop.run(tiny.net(epochs=EPOCHS), str(tmp_path))
+  for path in (tmp_path / "checkpoints").rglob("*"):
+    if path.is_file() and path.parent.name == "d":
+      os.truncate(path, path.stat().st_size // 2)
+  command = [sys.executable, "-m", "experiments.train", "--config=experiments/configs/paper.py:tiny",
+             f"--config.epochs={EPOCHS}", f"--workdir={tmp_path}"]
+  resumed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+  assert resumed.returncode == 0, resumed.stderr
+  lines = resumed.stderr.splitlines()
+  assert [re.search(r"checkpoint \d|no usable checkpoint", line).group() for line in lines] == [
+      "checkpoint 3", "checkpoint 2", "no usable checkpoint"], lines
+  _assert_same_run(tmp_path, straight)

@@ -69,3 +69,14 @@ def test_tiny_run_prints_progress_and_table1_columns(tmp_path):
   assert lines[0].startswith("[") and "epoch 1/2" in lines[0] and "ETA" in lines[0]
   assert lines[-1].startswith("tiny: test error at best validation ")
   assert (tmp_path / "results.json").exists()
+
+
+def test_an_epoch_mean_loss_that_overflows_stops_the_run_in_one_line(tmp_path):
+  """With lr0=1e34 every step's loss is finite but their float32 mean is not: the run used to end with status 0,
+  numpy's overflow warning and Infinity in metrics.jsonl."""
+  result = _run("--config=experiments/configs/paper.py:tiny", "--config.lr0=1e34", f"--workdir={tmp_path}")
+  assert result.returncode == 1
+  assert result.stderr.splitlines() == [
+      "error: non-finite loss at epoch 1, the mean of its 125 steps (member 0), learning rate 1e+34 per example"]
+  assert (tmp_path / "metrics.jsonl").read_text() == ""
+  assert os.listdir(tmp_path / "checkpoints") == []

@@ -159,3 +159,15 @@ def test_max_pool_matches_reference(digits_Nx29x29, size, window):
 def test_bad_shapes_and_names_are_one_line_errors(call, message):
   with pytest.raises(ValueError, match=message):
     call()
+
+
+def test_forward_mode_goes_through_im2col_and_xla_not_split(digits_Nx29x29):
+  """jax.jvp (so jax.hessian) cannot pass split's custom VJP: the documented workaround is another impl."""
+  x = digit_channels(digits_Nx29x29, 2, 1)
+  w = kernel(jax.random.key(0), 3, 3, 1, 2)
+  tangents = {}
+  for impl in ("im2col", "xla"):
+    _, tangents[impl] = jax.jvp(lambda k, impl=impl: conv.conv2d(x, k, impl), (w,), (w,))
+  assert_close(tangents["im2col"], tangents["xla"])
+  with pytest.raises(TypeError, match="can't apply forward-mode autodiff"):
+    jax.jvp(lambda k: conv.conv2d(x, k, "split"), (w,), (w,))

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -98,7 +99,28 @@ def test_a_study_killed_mid_way_resumes_bit_identically(straight, tmp_path):
   assert killed.returncode == -signal.SIGKILL
   assert not all((tmp_path / "out" / f"{name}.json").exists() for name in CELLS)  # killed before the end
   _finished(_start(tmp_path, *TINY))
+  _assert_same_study(straight_path, tmp_path)
 
+
+def test_a_study_preempted_by_sigterm_says_so_and_resumes_bit_identically(straight, tmp_path):
+  straight_path, _ = straight
+  preempted = _start(tmp_path, *TINY)
+  while _runs_past_their_probe(tmp_path / "runs") < 2:
+    assert preempted.poll() is None, preempted.communicate()[1][-3000:]
+    time.sleep(0.02)
+  preempted.send_signal(signal.SIGTERM)
+  _, err = preempted.communicate(timeout=600)
+  assert preempted.returncode == 143, err[-3000:]
+  [line] = err.splitlines()
+  # The second run's last epoch finishes it; the next run stops before its first epoch.
+  saved = rf"epoch (?P<e>\d) is saved in {re.escape(str(tmp_path / 'runs'))}/\w+/checkpoints/(?P=e)"
+  assert re.fullmatch(rf"preempted by SIGTERM: ({saved}|no epoch was finished); run the same command to resume",
+                      line), line
+  _finished(_start(tmp_path, *TINY))
+  _assert_same_study(straight_path, tmp_path)
+
+
+def _assert_same_study(straight_path, tmp_path):
   timing_free = lambda cell: {k: v for k, v in cell.items() if k != "timings"}
   for name, cell in _cells(straight_path).items():
     assert timing_free(_cells(tmp_path)[name]) == timing_free(cell)

@@ -93,6 +93,52 @@ def test_wrong_shapes_are_caught_under_jit_too():
                                                      labels=jnp.zeros(4)))
 
 
+@pytest.mark.parametrize("labels, message", [
+    (np.array([3, 10]), r"expected labels in \[0, 10\); got values in \[3, 10\]"),
+    (np.array([-1, 3]), r"expected labels in \[0, 10\); got values in \[-1, 3\]"),
+])
+def test_labels_out_of_range_are_one_line_errors_where_values_are_known(labels, message):
+  """A label of 10 used to give a NaN loss while the weights still updated, and -1 was trained as class 9."""
+  cfg = _cfg()
+  state = train.create_state(jax.random.key(0), cfg, steps_per_epoch=10)
+  images = np.zeros((2, 29, 29), np.uint8)
+  batch = {"images": images, "labels": labels.astype(np.int32)}
+  for where, call in [("train_step", train.make_train_step(cfg)), ("train_step", train.jit_train_step(cfg)),
+                      ("train_epoch", lambda s, b: train.make_train_epoch(cfg)(s, *b.values(), jax.random.key(0)))]:
+    with pytest.raises(ValueError, match=f"^{where}: {message}$"):
+      call(state, batch)
+
+
+def test_an_empty_batch_is_a_one_line_error_under_jit_too():
+  """It used to raise ZeroDivisionError: integer modulo by zero."""
+  cfg = _cfg()
+  state = train.create_state(jax.random.key(0), cfg, steps_per_epoch=10)
+  batch = {"images": jnp.zeros((0, 29, 29), jnp.uint8), "labels": jnp.zeros(0, jnp.int32)}
+  message = r"^train_step: expected at least one digit; got an empty batch \(0, 29, 29\)"
+  for step in (train.make_train_step(cfg), jax.jit(train.make_train_step(cfg)), train.jit_train_step(cfg)):
+    with pytest.raises(ValueError, match=message):
+      step(state, batch)
+  with pytest.raises(ValueError, match=r"^predict: expected at least one digit"):
+    train.make_predict(cfg)(state.params, batch["images"])
+
+
+def test_under_jit_labels_out_of_range_add_nothing_and_the_loss_is_nan(mnist_splits):
+  """Values are unknown under jit: a digit with an unknown label is masked out of the step, which reports NaN
+  (the loop then stops, naming the step)."""
+  cfg = _cfg()
+  state = train.create_state(jax.random.key(0), cfg, steps_per_epoch=100)
+  step = jax.jit(train.make_train_step(cfg))
+  batch = _batch(mnist_splits, 0, 4)
+  for bad in (10, -1):
+    alone, metrics = step(state, dict(batch, labels=jnp.full(4, bad, jnp.int32)))
+    assert np.isnan(metrics["loss"])
+    _assert_trees_equal(alone.params, state.params)  # nothing trained
+    mixed, metrics = step(state, dict(batch, labels=batch["labels"].at[3].set(bad)))
+    valid, _ = step(state, {"images": batch["images"][:3], "labels": batch["labels"][:3]})
+    assert np.isnan(metrics["loss"])
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), mixed.params, valid.params)
+
+
 def test_online_epoch_scan_equals_single_steps_in_order(mnist_splits):
   """The epoch scan performs exactly one update per image, in the epoch's shuffled order."""
   n = 40

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -81,3 +82,27 @@ def test_run_identity_ignores_epochs_and_data_location_and_names_nested_fields()
   with pytest.raises(ValueError, match=r"^workdir w holds a run with a different config "
                                        r"\(fields: distort.sigma_range, model.hidden\); use a new --workdir$"):
     workdir.check_same_run(fields, wider, "w")
+
+
+def test_without_checkpoints_the_run_files_say_what_the_run_is_and_a_fresh_start_is_announced(tmp_path):
+  """With checkpoints/ deleted, another config used to overwrite the finished run's results.json and
+  config.json, and the same one started from scratch without a word."""
+  loop.run(tiny.net(epochs=1), str(tmp_path))
+  shutil.rmtree(tmp_path / "checkpoints")
+  finished = {name: (tmp_path / name).read_bytes() for name in ("config.json", "results.json")}
+  command = [sys.executable, "-m", "experiments.train", "--config=experiments/configs/paper.py:tiny",
+             "--config.epochs=1", f"--workdir={tmp_path}"]
+  other = subprocess.run(command + ["--config.lr0=5e-3"], cwd=REPO, capture_output=True, text=True, timeout=600)
+  assert other.returncode == 1
+  assert other.stderr.splitlines() == [
+      f"error: workdir {tmp_path} holds a run with a different config (fields: lr0); use a new --workdir"]
+  assert {name: (tmp_path / name).read_bytes() for name in finished} == finished
+  (tmp_path / "config.json").unlink()  # results.json still names the model
+  narrower = tiny.net(epochs=1)
+  narrower.model.hidden = (32,)
+  with pytest.raises(ValueError, match=r"different config \(fields: model.hidden\)"):
+    loop.run(narrower, str(tmp_path))
+  same = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+  assert same.returncode == 0, same.stderr
+  [line] = same.stderr.splitlines()
+  assert line.endswith(f"no usable checkpoint in {tmp_path}/checkpoints: the run starts from scratch"), line
