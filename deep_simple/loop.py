@@ -1,6 +1,7 @@
 """The training loop: the one place with side effects (checkpoints, metrics files, figures).
 
-`run(cfg, workdir)` trains `cfg.committee.size` members side by side (one member is a single net), evaluates
+`run(cfg, workdir)` trains `cfg.committee.size` members side by side (one member is a single net; a member run,
+`cfg.committee.member`, trains one member of the committee), evaluates
 every epoch on the validation and test splits, checkpoints, and resumes a workdir that already holds a run.
 What is trained and measured is a `Task`: CLASSIFY (the default) trains the model on the labels; the
 unsupervised pre-training stages (deep_simple/pretrain/unsupervised.py) are another task.
@@ -37,11 +38,12 @@ def load_data(cfg, lay: committee.Layout):
                             train_limit=cfg.train_limit, eval_limit=cfg.eval_limit,
                             validation_limit=cfg.validation_limit)
   widths = tuple(cfg.committee.widths)
+  slot_widths = [widths[(lay.first + slot) % len(widths)] for slot in range(lay.padded)] if widths else []
   out = {}
   for name, (images, labels) in splits.items():
     if widths:
-      per_member = [width.normalize_width(images, w) for w in widths]
-      images = np.stack([per_member[m % len(widths)] for m in range(lay.padded)])
+      by_width = {w: width.normalize_width(images, w) for w in set(slot_widths)}
+      images = np.stack([by_width[w] for w in slot_widths])
     if cfg.pad_to_29:
       images = data.pad_to_29(images.reshape(-1, *images.shape[-2:])).reshape(*images.shape[:-2], 29, 29)
     out[name] = (images, np.asarray(labels, np.int32))
@@ -123,7 +125,7 @@ def restore(workdir: str, create=train.create_state):
 
   def template(record):
     found["cfg"] = cfg = ml_collections.ConfigDict(record["config"])
-    found["state"] = committee.host_template(cfg, committee.layout(cfg.committee.size), create)
+    found["state"] = committee.host_template(cfg, committee.run_layout(cfg), create)
     return train.arrays(found["state"])
 
   ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), read_only=True)
@@ -165,7 +167,7 @@ def run(cfg, workdir: str, on_epoch=None, init_params=None, task: Task = CLASSIF
   """
   # Whatever can fail on bad input fails here, before the workdir is touched.
   config.validate(cfg)
-  lay = committee.layout(cfg.committee.size)
+  lay = committee.run_layout(cfg)
   splits = load_data(cfg, lay)
   if len(splits["train"][1]) < cfg.batch_size:
     raise ValueError(f"config.batch_size {cfg.batch_size} exceeds the {len(splits['train'][1])} training digits")
