@@ -79,7 +79,8 @@ def member_ids(lay: Layout):
 
 def init_members(cfg, lay: Layout, steps_per_epoch: int, create=train.create_state):
   """Stacked fresh states for all slots, laid out by member; `create` has `train.create_state`'s signature."""
-  values = {field: member_values(cfg, field, cfg[field], lay.padded, lay.first) for field in ("lr0", "lr_decay", "momentum")}
+  values = {field: member_values(cfg, field, cfg[field], lay.padded, lay.first)
+            for field in ("lr0", "lr_decay", "momentum")}
 
   def init(member, values):
     return create(member_key(cfg.seed, member, 0), cfg, steps_per_epoch, **values)

@@ -47,16 +47,18 @@ CNN_MEMBER_RUNS = (1, 2)
 
 def cnn_runs(root: str) -> dict:
   """{"cnn/<run>/<array>": ...} of the CNN committee and its member runs, trained by the loop under `root`:
-  each run's final params and moving averages (`.../params/<leaf>`, `.../ema/<leaf>`)."""
+  each run's final params and moving averages (`.../params/<leaf>`, `.../ema/<leaf>`) and its released
+  model's test error (`.../released_test_error`)."""
   runs = {**{f"member{m}": cnn_config(m) for m in CNN_MEMBER_RUNS}, "committee": cnn_config()}
   arrays = {}
   for name, cfg in runs.items():
     workdir = os.path.join(root, name)
-    loop.run(cfg, workdir)
+    results = loop.run(cfg, workdir)
     _, state, _ = loop.restore(workdir)
     for weights in ("params", "ema"):
       leaves = jax.tree.leaves(getattr(state, weights))
       arrays.update({f"cnn/{name}/{weights}/{i}": leaf for i, leaf in enumerate(leaves)})
+    arrays[f"cnn/{name}/released_test_error"] = np.asarray(results["released"]["test_error"])
   return arrays
 
 

@@ -92,6 +92,8 @@ def test_a_member_run_is_its_member_of_the_committee(layouts, tmp_path):
                                                    _cnn_leaves(layouts, "committee", weights)):
         np.testing.assert_allclose(leaf[0], member_leaf[0], rtol=0, atol=2e-5)
         np.testing.assert_allclose(leaf[0], committee_leaf[m], rtol=0, atol=2e-5)
+    released = [arrays[f"cnn/member{m}/released_test_error"] for arrays in (here, layouts)]
+    assert abs(released[0] - released[1]) <= 1 / 500
 
 
 def test_committee_scores_average_softmax_outputs_or_count_votes(layouts):
