@@ -232,8 +232,9 @@ def run_campaign(preset: str, out: str, budget_s: float, parallel: int, members_
           print(f"{now()} {member_name(member)} finished in {(time.monotonic() - r.started) / 60:.1f} min: "
                 f"{_summary(folder)}", flush=True)
           if commit:
-            uncommitted = _commit(uncommitted + [folder], f"{os.path.basename(os.path.normpath(out))}: "
-                                  f"{member_name(member)} (width {widths[member] if widths else 0}), {_summary(folder)}")
+            width = widths[member] if widths else 0
+            message = f"{os.path.basename(os.path.normpath(out))}: {member_name(member)} (width {width}), {_summary(folder)}"
+            uncommitted = _commit(uncommitted + [folder], message)
         elif r.interrupted:
           print(f"{now()} {member_name(member)} interrupted by the budget; the same command resumes it", flush=True)
         else:
