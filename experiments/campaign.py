@@ -233,7 +233,8 @@ def run_campaign(preset: str, out: str, budget_s: float, parallel: int, members_
                 f"{_summary(folder)}", flush=True)
           if commit:
             width = widths[member] if widths else 0
-            message = f"{os.path.basename(os.path.normpath(out))}: {member_name(member)} (width {width}), {_summary(folder)}"
+            campaign = os.path.basename(os.path.normpath(out))
+            message = f"{campaign}: {member_name(member)} (width {width}), {_summary(folder)}"
             uncommitted = _commit(uncommitted + [folder], message)
         elif r.interrupted:
           print(f"{now()} {member_name(member)} interrupted by the budget; the same command resumes it", flush=True)
