@@ -254,9 +254,16 @@ def run_campaign(preset: str, out: str, budget_s: float, parallel: int, members_
   return failed
 
 
+def _interrupt(signum, frame):
+  del signum, frame
+  raise KeyboardInterrupt
+
+
 def main(argv):
   if len(argv) > 1:
     sys.exit(f"error: unexpected arguments: {' '.join(argv[1:])}")
+  # A preempted campaign (SIGTERM, e.g. SLURM's) stops its members as Ctrl-C does: they resume next time.
+  signal.signal(signal.SIGTERM, _interrupt)
   out = OUT.value
   root = WORKDIR_ROOT.value or os.path.join("runs", "campaign", os.path.basename(os.path.normpath(out)))
   try:
