@@ -94,7 +94,7 @@ def num_classes(cfg) -> int:
 
 def trained_members(cfg) -> tuple[int, ...]:
   """Committee indices of the members a run of `cfg` trains: all of them, or a member run's one."""
-  member = cfg.committee.member
+  member = cfg.committee.get("member", -1)  # a config recorded before member runs existed trains all
   return (member,) if member >= 0 else tuple(range(cfg.committee.size))
 
 

@@ -12,6 +12,7 @@ recorded in the newest checkpoint, so config.json is only a readable copy, rewri
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import socket
 
@@ -82,7 +83,9 @@ def identity(fields: dict, prefix: str = "") -> dict:
 def check_same_run(fields: dict, saved: dict, workdir: str) -> None:
   """One-line ValueError unless config fields `fields` (a JSON dict) train the run whose fields were `saved`."""
   current, saved = identity(fields), identity(saved)
-  changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+  # A field added to the config since the run began counts as its default, the behaviour the run had.
+  defaults = identity(json.loads(config.base_config(fields["model"]["name"]).to_json()))
+  changed = sorted(k for k in set(saved) | set(current) if saved.get(k, defaults.get(k)) != current.get(k))
   if changed:
     raise ValueError(f"workdir {workdir} holds a run with a different config (fields: {', '.join(changed)}); "
                      "use a new --workdir")

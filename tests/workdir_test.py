@@ -81,3 +81,16 @@ def test_run_identity_ignores_epochs_and_data_location_and_names_nested_fields()
   with pytest.raises(ValueError, match=r"^workdir w holds a run with a different config "
                                        r"\(fields: distort.sigma_range, model.hidden\); use a new --workdir$"):
     workdir.check_same_run(fields, wider, "w")
+
+
+def test_a_run_begun_before_a_field_existed_resumes_with_that_field_at_its_default():
+  fields = json.loads(tiny.net().to_json())
+  older = json.loads(tiny.net().to_json())
+  del older["committee"]["member"]
+  workdir.check_same_run(fields, older, "w")
+  member_run = json.loads(tiny.committee(3).to_json())
+  member_run["committee"]["member"] = 1
+  older_committee = json.loads(tiny.committee(3).to_json())
+  del older_committee["committee"]["member"]
+  with pytest.raises(ValueError, match=r"fields: committee.member\)"):
+    workdir.check_same_run(member_run, older_committee, "w")
