@@ -164,9 +164,9 @@ def _commit(folders: list, message: str) -> list:
   """Commits `folders` to git; returns those left uncommitted (another git command held the index)."""
   if not folders:
     return []
-  repo = os.path.dirname(os.path.abspath(folders[0]))
-  for command in (["git", "add", "--", *folders], ["git", "commit", "-q", "-m", message, "--", *folders]):
-    done = subprocess.run(command, cwd=repo, capture_output=True, text=True, check=False)
+  paths = [os.path.abspath(f) for f in folders]
+  for command in (["git", "add", "--", *paths], ["git", "commit", "-q", "-m", message, "--", *paths]):
+    done = subprocess.run(command, cwd=os.path.dirname(paths[0]), capture_output=True, text=True, check=False)
     if done.returncode:
       print(f"warning: {' '.join(command[:2])} failed ({cli.one_line(RuntimeError(done.stderr or done.stdout))}); "
             "retrying with the next member", flush=True)

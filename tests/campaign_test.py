@@ -17,9 +17,11 @@ MEMBERS = ("member00", "member01", "member02")
 
 
 def _campaign(folder, *flags):
+  env = dict(os.environ, GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.com", GIT_COMMITTER_NAME="test",
+             GIT_COMMITTER_EMAIL="test@example.com")
   command = [sys.executable, "-m", "experiments.campaign", "--preset=experiments/configs/mcdnn.py:tiny3",
              f"--out={folder}/out", f"--workdir_root={folder}/runs", "--budget_minutes=10", *flags]
-  return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _finished(process):
@@ -72,12 +74,17 @@ def test_a_killed_campaign_resumes_skipping_finished_members(together, tmp_path)
   finished_before = os.stat(tmp_path / "out" / "member00" / "model.npz").st_mtime_ns
   assert not (tmp_path / "out" / "member01").exists()
 
-  resumed = _finished(_campaign(tmp_path))
+  subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+  resumed = _finished(_campaign(tmp_path, "--commit"))
   assert "1 of 3 members finished; 2 to train" in resumed and "member00 (" not in resumed
   assert os.stat(tmp_path / "out" / "member00" / "model.npz").st_mtime_ns == finished_before
   with open(tmp_path / "runs" / "member01" / "train.log") as f:
     assert "resumed after epoch" in f.read()
   assert len(_attempts(tmp_path, "member01")) == 1  # the killed process never ended; the resumed one did
+  log = subprocess.run(["git", "log", "--format=%s", "--name-only"], cwd=tmp_path, capture_output=True, text=True,
+                       check=True).stdout
+  for member in ("member01", "member02"):  # committed as they finished
+    assert f"out: {member} (width" in log and f"out/{member}/model.npz" in log
   # Resumed bit for bit: the same weights and history as the member trained without a break.
   straight = together[0]
   for member in MEMBERS:
