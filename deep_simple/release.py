@@ -16,6 +16,7 @@ resumed run rewrites them identically); the finished run releases the winner as 
 """
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -191,9 +192,16 @@ def member_inputs(model: Model, images_Nx28x28: np.ndarray) -> list:
   return [data.pad_to_29(by_width[w]) if pre["pad_to_29"] else by_width[w] for w in pre["width"]]
 
 
+@functools.lru_cache(maxsize=None)
+def _jitted_predict(fields: str):
+  return jax.jit(train.make_predict(ml_collections.ConfigDict(json.loads(fields))))
+
+
 def member_probs(model: Model, images_Nx28x28: np.ndarray) -> np.ndarray:
   """probs_MxNxK: every member's softmax outputs."""
-  predict = jax.jit(train.make_predict(model.cfg))
+  # One compilation for all releases of one model (the members of a committee differ in other fields).
+  fields = {k: model.cfg[k] for k in ("model", "dataset", "pad_to_29", "input_range", "eval_batch")}
+  predict = _jitted_predict(json.dumps(ml_collections.ConfigDict(fields).to_dict(), sort_keys=True))
   return np.stack([np.asarray(predict(jax.tree.map(lambda x, m=m: x[m], model.params_M), images))
                    for m, images in enumerate(member_inputs(model, images_Nx28x28))])
 
