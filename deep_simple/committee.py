@@ -21,11 +21,13 @@ from deep_simple import train
 
 @dataclasses.dataclass(frozen=True)
 class Layout:
-  """How `members` real members sit on the mesh, padded to `padded` slots."""
+  """How `members` real members sit on the mesh, padded to `padded` slots; slot s holds committee member
+  `first + s` (a member run's layout starts at its member)."""
 
   members: int
   padded: int
   mesh: jax.sharding.Mesh
+  first: int = 0
 
   @property
   def by_member(self) -> NamedSharding:
@@ -36,22 +38,29 @@ class Layout:
     return NamedSharding(self.mesh, P())
 
 
-def layout(members: int, devices=None) -> Layout:
+def layout(members: int, devices=None, first: int = 0) -> Layout:
   devices = jax.devices() if devices is None else devices
   # Fewer members than devices leave devices idle, but never a whole process: every process must hold a
   # slot of the mesh to take part in the computation, so several processes use every device.
   used = min(len(devices), members) if jax.process_count() == 1 else len(devices)
   mesh = jax.sharding.Mesh(np.asarray(devices[:used]), ("member",))
-  return Layout(members, math.ceil(members / used) * used, mesh)
+  return Layout(members, math.ceil(members / used) * used, mesh, first)
 
 
-def member_values(cfg, field: str, default: float, count: int) -> np.ndarray:
-  """Per-member value of `cfg.committee.<field>`: empty means `default` for all, else one per member."""
+def run_layout(cfg, devices=None) -> Layout:
+  """The layout of the members a run of `cfg` trains: the whole committee, or a member run's one member."""
+  members = config.trained_members(cfg)
+  return layout(len(members), devices, members[0])
+
+
+def member_values(cfg, field: str, default: float, count: int, first: int = 0) -> np.ndarray:
+  """`cfg.committee.<field>` of `count` slots from member `first` on: empty means `default` for all, else one
+  per member."""
   values = tuple(cfg.committee[field])
   if not values:
     return np.full(count, default, np.float32)
-  # Padding members repeat the real ones' settings; their results are discarded.
-  return np.resize(np.asarray(values, np.float32), count)
+  # Padding slots repeat the real members' settings; their results are discarded.
+  return np.asarray(values, np.float32)[(first + np.arange(count)) % len(values)]
 
 
 def member_key(seed: int, member, *path):
@@ -64,12 +73,14 @@ def member_key(seed: int, member, *path):
 
 
 def member_ids(lay: Layout):
-  return jax.jit(lambda: jnp.arange(lay.padded), out_shardings=lay.by_member)()
+  """Committee index of every slot: the key of its member (a padding slot's own)."""
+  return jax.jit(lambda: lay.first + jnp.arange(lay.padded), out_shardings=lay.by_member)()
 
 
 def init_members(cfg, lay: Layout, steps_per_epoch: int, create=train.create_state):
   """Stacked fresh states for all slots, laid out by member; `create` has `train.create_state`'s signature."""
-  values = {field: member_values(cfg, field, cfg[field], lay.padded) for field in ("lr0", "lr_decay", "momentum")}
+  values = {field: member_values(cfg, field, cfg[field], lay.padded, lay.first)
+            for field in ("lr0", "lr_decay", "momentum")}
 
   def init(member, values):
     return create(member_key(cfg.seed, member, 0), cfg, steps_per_epoch, **values)

@@ -74,6 +74,9 @@ def base_config(model: str = "mlp") -> ml_collections.ConfigDict:
   c.committee.lr_decay = ()
   c.committee.momentum = ()
   c.committee.rule = "mean"  # Mean of the softmax outputs (the papers' rule), or "vote".
+  # A member run trains this one member of the committee (-1: all of them), with the keys, width and rates it
+  # has inside the committee, so members trained apart (other cores, machines, days) combine afterwards.
+  c.committee.member = -1
 
   # Engineering.
   c.block_images = 10_000  # Digits distorted at once inside an epoch: bounds device memory.
@@ -90,6 +93,12 @@ def input_size(cfg) -> int:
 
 def num_classes(cfg) -> int:
   return len(data.registry.get(cfg.dataset).label_names)
+
+
+def trained_members(cfg) -> tuple[int, ...]:
+  """Committee indices of the members a run of `cfg` trains: all of them, or a member run's one."""
+  member = cfg.committee.get("member", -1)  # a config recorded before member runs existed trains all
+  return (member,) if member >= 0 else tuple(range(cfg.committee.size))
 
 
 def validate(cfg) -> None:
@@ -116,6 +125,9 @@ def validate(cfg) -> None:
       raise ValueError(f"config.{field} must be >= 0 (0 means all digits); got {cfg[field]}")
   if cfg.committee.size < 1:
     raise ValueError(f"config.committee.size must be at least 1; got {cfg.committee.size}")
+  if not -1 <= cfg.committee.member < cfg.committee.size:
+    raise ValueError(f"config.committee.member must be -1 (all) or a member index in [0, {cfg.committee.size}); "
+                     f"got {cfg.committee.member}")
   for field in ("widths", "lr0", "lr_decay", "momentum"):
     values = tuple(cfg.committee[field])
     if values and len(values) != cfg.committee.size:

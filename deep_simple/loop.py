@@ -1,6 +1,7 @@
 """The training loop: the one place with side effects (checkpoints, metrics files, figures).
 
-`run(cfg, workdir)` trains `cfg.committee.size` members side by side (one member is a single net), evaluates
+`run(cfg, workdir)` trains `cfg.committee.size` members side by side (one member is a single net; a member run,
+`cfg.committee.member`, trains one member of the committee), evaluates
 every epoch on the validation and test splits, checkpoints, and resumes a workdir that already holds a run.
 What is trained and measured is a `Task`: CLASSIFY (the default) trains the model on the labels; the
 unsupervised pre-training stages (deep_simple/pretrain/unsupervised.py) are another task.
@@ -26,6 +27,7 @@ from deep_simple import committee
 from deep_simple import config
 from deep_simple import data
 from deep_simple import preemption
+from deep_simple import release
 from deep_simple import report
 from deep_simple import train
 from deep_simple import width
@@ -38,11 +40,12 @@ def load_data(cfg, lay: committee.Layout):
                             train_limit=cfg.train_limit, eval_limit=cfg.eval_limit,
                             validation_limit=cfg.validation_limit)
   widths = tuple(cfg.committee.widths)
+  slot_widths = [widths[(lay.first + slot) % len(widths)] for slot in range(lay.padded)] if widths else []
   out = {}
   for name, (images, labels) in splits.items():
     if widths:
-      per_member = [width.normalize_width(images, w) for w in widths]
-      images = np.stack([per_member[m % len(widths)] for m in range(lay.padded)])
+      by_width = {w: width.normalize_width(images, w) for w in set(slot_widths)}
+      images = np.stack([by_width[w] for w in slot_widths])
     if cfg.pad_to_29:
       images = data.pad_to_29(images.reshape(-1, *images.shape[-2:])).reshape(*images.shape[:-2], 29, 29)
     out[name] = (images, np.asarray(labels, np.int32))
@@ -66,22 +69,35 @@ def _evaluate(params_M, predict, splits, lay, rule):
   return entry, scores
 
 
-def _classification(cfg, lay: committee.Layout, eval_splits: dict):
+def _classification(cfg, lay: committee.Layout, eval_splits: dict, workdir: str):
   """CLASSIFY's measurements: every member's and the committee's validation and test errors of the reported
-  weights (config.reported_weights; the other weights' under the prefix "ema_" or "params_"), and the record
-  of the best validation epoch with its misclassified test digits."""
+  weights (config.reported_weights; the other weights' under the prefix "ema_" or "params_"), the record
+  of the best validation epoch with its misclassified test digits, and each weight set's best epoch so far
+  as a release candidate (deep_simple/release.py)."""
   predict = committee.predict_fn(cfg, lay, eval_splits["test"][0].ndim == 4)
+  test_labels = eval_splits["test"][1]
+
+  def keep_if_best(weights: str, params_M, test_scores, entry: dict, history: list) -> None:
+    key = release.history_key(cfg, weights, "validation_selected_error")
+    if history and entry[key] >= min(e[key] for e in history):
+      return
+    params_M = committee.real_members(committee.to_host(params_M), lay)  # every process takes part
+    if jax.process_index() == 0:
+      meta = release.candidate_meta(cfg, weights, entry, report.misclassified(test_scores, test_labels))
+      release.write(release.candidate_path(workdir, weights), params_M, meta)
 
   def evaluate(state, entry: dict, record: dict) -> None:
     reported, other, prefix = ((state.ema, state.params, "params_") if cfg.reported_weights == "ema"
                                else (state.params, state.ema, "ema_"))
     evaluated, test_scores = _evaluate(reported, predict, eval_splits, lay, cfg.committee.rule)
     entry.update(evaluated)
+    keep_if_best(cfg.reported_weights, reported, test_scores, entry, record["history"])
     if other is not None:
-      beside, _ = _evaluate(other, predict, eval_splits, lay, cfg.committee.rule)
+      beside, other_scores = _evaluate(other, predict, eval_splits, lay, cfg.committee.rule)
       entry.update({f"{prefix}{k}": v for k, v in beside.items()})
+      keep_if_best(prefix[:-1], other, other_scores, entry, record["history"])
     if record.get("best") is None or entry["validation_selected_error"] < record["best"]["validation_error"]:
-      record["best"] = report.best_record(entry, test_scores, eval_splits["test"][1])
+      record["best"] = report.best_record(entry, test_scores, test_labels)
 
   return evaluate
 
@@ -89,6 +105,9 @@ def _classification(cfg, lay: committee.Layout, eval_splits: dict):
 def _classification_results(cfg, record: dict, workdir: str, splits: dict) -> dict:
   results = report.summarise(cfg, record, {name: len(labels) for name, (_, labels) in splits.items()})
   if jax.process_index() == 0:
+    released = release.finish(cfg, record["history"], workdir)
+    if released:
+      results["released"] = {key: released[key] for key in ("weights", "epoch", "validation_error", "test_error")}
     report.write_outputs(cfg, record, results, splits["test"], workdir)
   return results
 
@@ -101,8 +120,8 @@ class Task:
   create: Callable = train.create_state
   # cfg -> step(state, batch) -> (state, metrics with "loss" and "lr"); None: train.make_train_step.
   make_step: Callable | None = None
-  # (cfg, layout, eval_splits) -> evaluate(state, entry, record), which adds the epoch's measurements to
-  # `entry` (and may update `record`).
+  # (cfg, layout, eval_splits, workdir) -> evaluate(state, entry, record), which adds the epoch's measurements
+  # to `entry` (and may update `record`).
   make_evaluate: Callable = _classification
   # entry -> the epoch's validation error, which picks the checkpoint kept as best.
   validation_error: Callable = lambda entry: entry["validation_selected_error"]
@@ -124,7 +143,7 @@ def restore(workdir: str, create=train.create_state):
 
   def template(record):
     found["cfg"] = cfg = ml_collections.ConfigDict(record["config"])
-    found["state"] = committee.host_template(cfg, committee.layout(cfg.committee.size), create)
+    found["state"] = committee.host_template(cfg, committee.run_layout(cfg), create)
     return train.arrays(found["state"])
 
   ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), read_only=True)
@@ -218,7 +237,7 @@ def run(cfg, workdir: str, on_epoch=None, init_params=None, task: Task = CLASSIF
   """
   # Whatever can fail on bad input fails here, before the workdir is touched.
   config.validate(cfg)
-  lay = committee.layout(cfg.committee.size)
+  lay = committee.run_layout(cfg)
   splits = load_data(cfg, lay)
   if len(splits["train"][1]) < cfg.batch_size:
     raise ValueError(f"config.batch_size {cfg.batch_size} exceeds the {len(splits['train'][1])} training digits")
@@ -237,7 +256,7 @@ def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch, ini
   eval_splits = {name: (committee.place(splits[name][0], images_sharding), splits[name][1])
                  for name in ("validation", "test")}
   epoch_fn = committee.epoch_fn(cfg, lay, per_member, task.make_step and task.make_step(cfg))
-  evaluate = task.make_evaluate(cfg, lay, eval_splits)
+  evaluate = task.make_evaluate(cfg, lay, eval_splits, workdir)
   fresh = committee.init_members(cfg, lay, steps_per_epoch, task.create)
   if init_params is not None:
     fresh = committee.start_from(fresh, init_params, lay)

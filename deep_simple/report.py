@@ -41,17 +41,20 @@ class MetricsWriter:
     self._tb.close()
 
 
-def best_record(entry: dict, test_scores_NxK: np.ndarray, test_labels_N: np.ndarray) -> dict:
-  """The selected model's record at a new best validation epoch, with its misclassified test digits."""
+def misclassified(test_scores_NxK: np.ndarray, test_labels_N: np.ndarray) -> list:
+  """[test index, true label, first guess, second guess] for every misclassified digit."""
   order_NxK = np.argsort(-test_scores_NxK, axis=-1)
   wrong = np.flatnonzero(order_NxK[:, 0] != test_labels_N)
+  return [[int(i), int(test_labels_N[i]), int(order_NxK[i, 0]), int(order_NxK[i, 1])] for i in wrong]
+
+
+def best_record(entry: dict, test_scores_NxK: np.ndarray, test_labels_N: np.ndarray) -> dict:
+  """The selected model's record at a new best validation epoch, with its misclassified test digits."""
   return {
       "epoch": entry["epoch"],
       "validation_error": entry["validation_selected_error"],
       "test_error": entry["test_selected_error"],
-      # [test index, true label, first guess, second guess] for every misclassified digit.
-      "misclassified": [[int(i), int(test_labels_N[i]), int(order_NxK[i, 0]), int(order_NxK[i, 1])]
-                        for i in wrong],
+      "misclassified": misclassified(test_scores_NxK, test_labels_N),
   }
 
 
@@ -78,7 +81,8 @@ def summarise(cfg, record: dict, digits: dict) -> dict:
       "model": cfg.model.to_dict(),
       "architecture": models.describe(cfg.model, classes),
       "parameters_per_member": models.count_params(cfg.model, config.input_size(cfg), classes),
-      "members": cfg.committee.size,
+      "members": len(config.trained_members(cfg)),
+      "committee_member": cfg.committee.member,
       "epochs": record["epoch"],
       "batch_size": cfg.batch_size,
       "mode": "online" if cfg.batch_size == 1 else "mini-batch",

@@ -85,8 +85,10 @@ def check_same_run(fields: dict, saved: dict, workdir: str, saved_only: bool = F
   """One-line ValueError unless config fields `fields` (a JSON dict) train the run whose fields were `saved`;
   `saved_only`: compares only the fields `saved` holds (those `earlier_fields` found)."""
   current, saved = identity(fields), identity(saved)
+  # A field added to the config since the run began counts as its default, the behaviour the run had.
+  defaults = identity(json.loads(config.base_config(fields["model"]["name"]).to_json()))
   compared = set(saved) if saved_only else set(saved) | set(current)
-  changed = sorted(k for k in compared if saved.get(k) != current.get(k))
+  changed = sorted(k for k in compared if saved.get(k, defaults.get(k)) != current.get(k))
   if changed:
     raise ValueError(f"workdir {workdir} holds a run with a different config (fields: {', '.join(changed)}); "
                      "use a new --workdir")

@@ -9,9 +9,12 @@ sharded over the 4 devices (7 members padded to 8 slots, 3 members on a mesh of 
 (4 members), and all 7 one at a time with plain `train` calls. OUT.npz holds, per run, the members' final
 params (`<run>/params/<leaf>`, leaves in tree order), their softmax outputs on the test digits
 (`<run>/probs`), and the layout (`<run>/mesh_devices`, `<run>/padded`, `<run>/param_shards`); plus
-`test_labels`.
+`test_labels`. It also trains a tiny CNN committee whose members see different digit widths, and two of its
+members as member runs (`config.committee.member`), all through the training loop (`cnn_runs`), under
+`cnn/<run>/...`.
 """
 
+import os
 import sys
 
 import jax
@@ -29,6 +32,34 @@ def config(members: int):
   cfg = tiny.committee(members, train_limit=1_000, eval_limit=500, epochs=2)
   cfg.committee.lr0 = LR0[:members]
   return cfg
+
+
+def cnn_config(member: int = -1):
+  """A tiny CNN committee of 3 on the original digits and widths 12 and 16, or its member run `member`."""
+  cfg = tiny.cnn(train_limit=1_000, eval_limit=500, epochs=2, ema_decay=0.99)
+  cfg.committee.size, cfg.committee.widths, cfg.committee.lr0 = 3, (0, 12, 16), LR0[:3]
+  cfg.committee.member = member
+  return cfg
+
+
+CNN_MEMBER_RUNS = (1, 2)
+
+
+def cnn_runs(root: str) -> dict:
+  """{"cnn/<run>/<array>": ...} of the CNN committee and its member runs, trained by the loop under `root`:
+  each run's final params and moving averages (`.../params/<leaf>`, `.../ema/<leaf>`) and its released
+  model's test error (`.../released_test_error`)."""
+  runs = {**{f"member{m}": cnn_config(m) for m in CNN_MEMBER_RUNS}, "committee": cnn_config()}
+  arrays = {}
+  for name, cfg in runs.items():
+    workdir = os.path.join(root, name)
+    results = loop.run(cfg, workdir)
+    _, state, _ = loop.restore(workdir)
+    for weights in ("params", "ema"):
+      leaves = jax.tree.leaves(getattr(state, weights))
+      arrays.update({f"cnn/{name}/{weights}/{i}": leaf for i, leaf in enumerate(leaves)})
+    arrays[f"cnn/{name}/released_test_error"] = np.asarray(results["released"]["test_error"])
+  return arrays
 
 
 def sharded(cfg, lay: committee.Layout, splits) -> dict:
@@ -79,6 +110,7 @@ def main(out_path: str) -> None:
   for name, run in runs.items():
     arrays.update({f"{name}/params/{i}": leaf for i, leaf in enumerate(run.pop("params"))})
     arrays.update({f"{name}/{key}": np.asarray(value) for key, value in run.items()})
+  arrays.update(cnn_runs(os.path.join(os.path.dirname(out_path), "cnn")))
   np.savez(out_path, **arrays)
 
 

@@ -106,3 +106,16 @@ def test_without_checkpoints_the_run_files_say_what_the_run_is_and_a_fresh_start
   assert same.returncode == 0, same.stderr
   [line] = same.stderr.splitlines()
   assert line.endswith(f"no usable checkpoint in {tmp_path}/checkpoints: the run starts from scratch"), line
+
+
+def test_a_run_begun_before_a_field_existed_resumes_with_that_field_at_its_default():
+  fields = json.loads(tiny.net().to_json())
+  older = json.loads(tiny.net().to_json())
+  del older["committee"]["member"]
+  workdir.check_same_run(fields, older, "w")
+  member_run = json.loads(tiny.committee(3).to_json())
+  member_run["committee"]["member"] = 1
+  older_committee = json.loads(tiny.committee(3).to_json())
+  del older_committee["committee"]["member"]
+  with pytest.raises(ValueError, match=r"fields: committee.member\)"):
+    workdir.check_same_run(member_run, older_committee, "w")

@@ -56,8 +56,9 @@ def _create(key, cfg, steps_per_epoch: int, lr0=None, lr_decay=None, momentum=No
   return _kind(cfg).create_state(key, cfg, steps_per_epoch, lr0, lr_decay, momentum)
 
 
-def _reconstruction(cfg, lay: committee.Layout, eval_splits: dict):
+def _reconstruction(cfg, lay: committee.Layout, eval_splits: dict, workdir: str):
   """The task's measurements: every member's reconstruction error on the validation digits."""
+  del workdir  # nothing is kept beside the checkpoints
   errors = _error_fn(cfg, lay)
 
   def evaluate(state, entry: dict, record: dict) -> None:

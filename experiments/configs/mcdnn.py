@@ -91,8 +91,16 @@ def _tiny(c):
   c.train_limit, c.eval_limit = 2_000, 1_000
 
 
+def _tiny3(c):
+  # Tests of member runs and campaigns: three tiny columns on the original digits and widths 12 and 16, with a
+  # moving average, 4 epochs of 1,000 training digits, 500 evaluation digits.
+  _tiny(c)
+  c.committee.size, c.committee.widths = 3, (0, 12, 16)
+  c.ema_decay, c.epochs, c.train_limit, c.eval_limit = 0.99, 4, 1_000, 500
+
+
 PRESETS = {"column": _column, "column_paper": _column_paper, "mcdnn7": _mcdnn7, "mcdnn35": _mcdnn35,
-           "dannet": _dannet, "tiny": _tiny}
+           "dannet": _dannet, "tiny": _tiny, "tiny3": _tiny3}
 
 
 def get_config(preset: str = "column"):
