@@ -53,34 +53,36 @@ def _error_rates(probs_MxNxK, labels_N):
 
 
 def _evaluate(params_M, predict, splits, lay, rule):
-  """Per-member and committee error rates, and the test scores used for the best-epoch record."""
-  entry, scores = {}, None
+  """Per-member and committee error rates, and the test scores (committee and members) used for the
+  best-epoch records."""
+  entry = {}
   for name in ("validation", "test"):
     images, labels = splits[name]
     probs_MxNxK = committee.real_members(committee.to_host(predict(params_M, images)), lay)
     entry[f"{name}_error"] = _error_rates(probs_MxNxK, labels).tolist()
     scores_NxK = committee.committee_scores(probs_MxNxK, rule) if lay.members > 1 else probs_MxNxK[0]
     entry[f"{name}_selected_error"] = float((scores_NxK.argmax(-1) != labels).mean())
-    scores = scores_NxK
-  return entry, scores
+  return entry, scores_NxK, probs_MxNxK
 
 
 def _classification(cfg, lay: committee.Layout, eval_splits: dict):
   """CLASSIFY's measurements: every member's and the committee's validation and test errors of the reported
-  weights (config.reported_weights; the other weights' under the prefix "ema_" or "params_"), and the record
-  of the best validation epoch with its misclassified test digits."""
+  weights (config.reported_weights; the other weights' under the prefix "ema_" or "params_"), the record
+  of the best validation epoch with its misclassified test digits, and each member's test-digit correctness
+  at its own best validation epoch."""
   predict = committee.predict_fn(cfg, lay, eval_splits["test"][0].ndim == 4)
 
   def evaluate(state, entry: dict, record: dict) -> None:
     reported, other, prefix = ((state.ema, state.params, "params_") if cfg.reported_weights == "ema"
                                else (state.params, state.ema, "ema_"))
-    evaluated, test_scores = _evaluate(reported, predict, eval_splits, lay, cfg.committee.rule)
+    evaluated, test_scores, test_probs = _evaluate(reported, predict, eval_splits, lay, cfg.committee.rule)
     entry.update(evaluated)
     if other is not None:
-      beside, _ = _evaluate(other, predict, eval_splits, lay, cfg.committee.rule)
+      beside, *_ = _evaluate(other, predict, eval_splits, lay, cfg.committee.rule)
       entry.update({f"{prefix}{k}": v for k, v in beside.items()})
     if record.get("best") is None or entry["validation_selected_error"] < record["best"]["validation_error"]:
       record["best"] = report.best_record(entry, test_scores, eval_splits["test"][1])
+    report.update_member_bests(record, entry, test_probs, eval_splits["test"][1])
 
   return evaluate
 
