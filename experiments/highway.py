@@ -45,6 +45,7 @@ import numpy as np
 from deep_simple import committee
 from deep_simple import config
 from deep_simple import models
+from deep_simple import stats
 from deep_simple.models import highway
 from experiments import budget
 from experiments import cli
@@ -182,7 +183,7 @@ def cell_record(kind: str, depth: int, runs: list, trained: dict) -> dict:
         record["gate_bias"] = b
     members += records
     timings[run.activation] = {**timing, "architecture": results["architecture"], "epochs": results["epochs"],
-                               "train_seconds": results["wall_seconds"], "workdir": os.path.abspath(workdir)}
+                               "train_seconds": results["wall_seconds"], "workdir": os.path.relpath(workdir)}
     configs[run.activation] = json.loads(run.cfg.to_json())
   members.sort(key=rank)
   first = trained[runs[0].name][0]
@@ -204,7 +205,8 @@ def table(study: dict, cells: dict, command: str, top: int) -> str:
       f"Written by `{command}`.", "",
       "Final training loss: the training cross-entropy averaged over the last epoch's mini-batches "
       f"({'distorted' if study['distort'] else 'undistorted'} training digits). Runs per cell: ReLU + tanh. "
-      "The best run is the one with the lowest final training loss; its test error is at its last epoch.", "",
+      "The best run is the one with the lowest final training loss; its test error is at its last epoch, "
+      "with its 95 % Wilson interval on the test digits.", "",
       f"| depth | kind | units per layer | weights per net | runs | diverged | epochs | best final training loss | "
       f"mean of the best {top} (runs) | "
       "best run: activation, rate, momentum, decay, b_T | best run's test error |",
@@ -222,7 +224,7 @@ def table(study: dict, cells: dict, command: str, top: int) -> str:
         f"{sum(m['diverged'] for m in runs)} | {epochs} | {best['final_train_loss']:.3g} | "
         f"{tops_mean:.3g} ({len(tops)}) | "
         f"{best['activation']}, {best['lr0']:.3g}, {best['momentum']:.3f}, {best['lr_decay']:.4f}{gate} | "
-        f"{best['test_error'][-1]:.2%} |")
+        f"{stats.format_error(best['test_error'][-1], cell['test_digits'])} |")
   ratios = [(depth, cells[("plain", depth)]["runs"][0]["final_train_loss"] /
              cells[("highway", depth)]["runs"][0]["final_train_loss"])
             for depth in study["depths"] if ("plain", depth) in cells and ("highway", depth) in cells]

@@ -32,6 +32,7 @@ import numpy as np
 from deep_simple import config
 from deep_simple import models
 from deep_simple import plots
+from deep_simple import stats
 from deep_simple.pretrain import method
 from deep_simple.pretrain import stages
 from experiments import budget
@@ -126,7 +127,9 @@ def _rate(cfg, field: str, per_member: tuple, m: int):
 
 
 def row(name: str, distorted: bool, cfg, summaries: list, run_seconds: float, out: str) -> dict:
-  """table.json's record of one cell: the selected member's errors, the budget's accounting, the curves."""
+  """table.json's record of one cell: the selected member's errors and test-digit correctness, the budget's
+  accounting, the curves (the selected member's per stage; every member's fine-tuning validation and test
+  errors, from which the selection can be re-derived)."""
   greedy, finetune = summaries[:-1], summaries[-1]
   selected = stages.select(finetune["history"])
   m = selected["member"]
@@ -135,8 +138,9 @@ def row(name: str, distorted: bool, cfg, summaries: list, run_seconds: float, ou
   curves, offset = [], 0.0
   for s in summaries:
     at = (offset + np.cumsum(stages.charged(s["history"]))).tolist()
-    error = [e["validation_error"][m] for e in s["history"]] if s["supervised"] else None
-    curves.append({"stage": s["stage"], "seconds": at, "validation_error": error})
+    error, test = ([[e[f"{split}_error"][m] for e in s["history"]] for split in ("validation", "test")]
+                   if s["supervised"] else (None, None))
+    curves.append({"stage": s["stage"], "seconds": at, "validation_error": error, "test_error": test})
     offset = at[-1]
   features = None
   if greedy:
@@ -151,10 +155,13 @@ def row(name: str, distorted: bool, cfg, summaries: list, run_seconds: float, ou
       "greedy_lr0": _rate(cfg.pretrain, "lr0", tuple(cfg.pretrain.member_lr0), m) if greedy else None,
       "finetune_lr0": _rate(cfg, "lr0", tuple(cfg.committee.lr0), m),
       **{k: v for k, v in selected.items() if k != "member"},
+      "test_correct": finetune["per_member"][m]["test_correct"],
       "seconds": seconds, "pretrain_seconds": pre_s, "examples": examples, "pretrain_examples": pre_examples,
       "pretrain_time_share": pre_s / seconds, "pretrain_examples_share": pre_examples / examples,
       "stages": [{k: s[k] for k in ("stage", "epochs", "seconds", "epoch_seconds", "examples")} for s in summaries],
       "digits": finetune["digits"], "run_seconds": run_seconds, "features": features, "curves": curves,
+      "finetune_members": {split: np.asarray([e[f"{split}_error"] for e in finetune["history"]]).T.tolist()
+                           for split in ("validation", "test")},
       "device": jax.devices()[0].device_kind, "date": datetime.date.today().isoformat(),
   }
 
@@ -191,7 +198,7 @@ def table(record: dict) -> str:
       "compiling; the whole run also loaded, compiled and wrote checkpoints and figures. Examples are the "
       "digits one member trained on, in all stages. The "
       "validation digits (holdout protocol) pick the member, i.e. the rates, and the fine-tuning epoch; the "
-      "test error is that epoch's. Published rows are others' numbers: full-size nets, all 60,000 training "
+      "test error is that epoch's, with its 95 % Wilson interval on the test digits. Published rows are others' numbers: full-size nets, all 60,000 training "
       "digits, no budget.",
       "",
       "| method | distortions | source | test error at best validation | best validation error | "
@@ -204,7 +211,8 @@ def table(record: dict) -> str:
     epochs = ", ".join(str(s["epochs"]) for s in r["stages"])
     lines.append(
         f"| {r['method']} ({r['architecture']}) | {'yes' if r['distortions'] else 'no'} | ours | "
-        f"{_percent(r['test_error_at_best_validation'])} | {_percent(r['validation_error'])} | "
+        f"{stats.format_error(r['test_error_at_best_validation'], r['digits']['test'])} | "
+        f"{_percent(r['validation_error'])} | "
         f"{r['best_validation_epoch']} | {greedy_rate} / {r['finetune_lr0']:g} | {r['seconds']:.0f} | "
         f"{r['pretrain_time_share']:.0%} | {r['examples']:,} | {r['pretrain_examples_share']:.0%} | {epochs} | "
         f"{r['run_seconds']:.0f} |")
@@ -238,7 +246,7 @@ def _start(out: str, workdir_root: str, command: str) -> dict:
 def train_table(cells: list, out: str, workdir_root: str, command: str) -> str:
   os.makedirs(out, exist_ok=True)
   record = _start(out, workdir_root, command)
-  record["workdir_root"] = os.path.abspath(workdir_root)
+  record["workdir_root"] = os.path.relpath(workdir_root)  # results are portable: no path of this machine
   budget_s = 60 * BUDGET_MINUTES.value
   for name, distorted, cfg in cells:
     cell = cell_name(name, distorted)

@@ -80,6 +80,7 @@ def test_cell_records_hold_every_run_s_settings_and_curves(straight):
       if kind == "highway":
         assert study.GATE_BIAS_RANGE[0] <= run["gate_bias"] <= study.GATE_BIAS_RANGE[1]
     assert set(cell["timings"]) == {"relu"} and cell["timings"]["relu"]["epochs"] == 3
+    assert not os.path.isabs(cell["timings"]["relu"]["workdir"])
 
 
 def _runs_past_their_probe(root):

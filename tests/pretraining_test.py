@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from deep_simple import report
+from deep_simple import stats
 from deep_simple.pretrain import method
 from deep_simple.pretrain import stages
 from experiments import budget
@@ -106,6 +107,12 @@ def test_the_validation_digits_pick_the_member_and_the_epoch(table):
       assert r[key] == members[best][key]
     assert r["finetune_lr0"] == (1e-3, 3e-3)[best]
     assert r["curves"][-1]["validation_error"] == [e["validation_error"][best] for e in history]
+    assert r["curves"][-1]["test_error"] == [e["test_error"][best] for e in history]
+    assert r["finetune_members"] == {split: [[e[f"{split}_error"][m] for e in history] for m in range(2)]
+                                     for split in ("validation", "test")}
+    wrong = (~stats.unpack_correct(r["test_correct"], r["digits"]["test"])).sum()
+    assert wrong == round(r["test_error_at_best_validation"] * r["digits"]["test"])
+  assert not os.path.isabs(record["workdir_root"])
 
 
 def test_the_same_command_again_trains_nothing(table):
