@@ -44,7 +44,7 @@ def _history_columns(history: list, prefix: str, member=None) -> dict:
 
 
 def _jsonl(path: pathlib.Path) -> list:
-  assert path.exists(), f"{path.relative_to(RESULTS)}: no per-epoch curves committed beside it"
+  assert path.exists(), f"{path}: no per-epoch curves committed beside the result"
   return [json.loads(line) for line in path.read_text().splitlines()]
 
 
@@ -80,7 +80,8 @@ def _pretraining(path, record):
       curves = row["finetune_members"]
       members = [_at_best_validation(v, t) for v, t in zip(curves["validation"], curves["test"])]
       best = min(range(len(members)), key=lambda m: (members[m]["validation_error"], m))
-      assert row["selected_member"] == best, f"{path.relative_to(RESULTS)}: {row['method']}"
+      assert row["selected_member"] == best, f"{path.name}: {row['method']} reports member " \
+                                             f"{row['selected_member']}; the curves pick {best}"
       yield row, members[best]
 
 
@@ -110,24 +111,51 @@ def _reported(value):
       yield from _reported(v)
 
 
+def _check(path: pathlib.Path, record) -> tuple[list, int, int]:
+  """(mismatches, models checked, models reported but not checked) of one record."""
+  mismatches, checked = [], []
+  for claimed, derived in _derivations(path, record):
+    mismatches += [f"{key} {claimed[key]} but the curves give {derived[key]}"
+                   for key in COLUMNS if key in claimed and claimed[key] != derived[key]]
+    checked.append(id(claimed))
+  unchecked = [r for r in _reported(record) if id(r) not in checked]
+  return mismatches, len(checked), len(unchecked)
+
+
 RECORDS = sorted(RESULTS.rglob("*.json"))
 
 
 @pytest.mark.parametrize("path", RECORDS, ids=lambda p: str(p.relative_to(RESULTS)))
 def test_every_test_error_at_best_validation_is_re_derived_from_the_committed_curves(path):
   name = str(path.relative_to(RESULTS))
-  record = json.loads(path.read_text())
-  checked = []
-  for claimed, derived in _derivations(path, record):
-    for key in COLUMNS:
-      if key in claimed:
-        assert claimed[key] == derived[key], f"{name}: {key} {claimed[key]} but the curves give {derived[key]}"
-    checked.append(id(claimed))
-  unchecked = [r for r in _reported(record) if id(r) not in checked]
+  mismatches, checked, unchecked = _check(path, json.loads(path.read_text()))
+  assert not mismatches, f"{name}: {'; '.join(mismatches)}"
   if name in NO_CURVES:
     assert unchecked and not checked, f"{name} now has curves: remove it from NO_CURVES"
   else:
-    assert not unchecked, f"{name}: {len(unchecked)} reported results have no committed curves to check them"
+    assert not unchecked, f"{name}: {unchecked} reported results have no committed curves to check them"
+
+
+def test_the_records_that_will_replace_the_exceptions_are_re_derived_and_a_wrong_figure_is_caught(tmp_path):
+  """table1.json with <run>_metrics.jsonl, and a pre-training table with every member's fine-tuning curves,
+  as experiments/reproduce.py and experiments/pretraining.py now write them."""
+  history = [{"validation_selected_error": v, "test_selected_error": t} for v, t in
+             [(0.03, 0.031), (0.02, 0.025), (0.02, 0.021), (0.025, 0.02)]]
+  (tmp_path / "net1_metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in history))
+  paper = {"test_error_at_best_validation": 0.0049}
+  table1 = {"rows": [{"run": "net1", "metrics": "net1_metrics.jsonl", "paper": paper, "best_validation_epoch": 2,
+                      "validation_error": 0.02, "test_error_at_best_validation": 0.025, "best_test_error": 0.02}]}
+  assert _check(tmp_path / "table1.json", table1) == ([], 1, 0)
+  table1["rows"][0]["test_error_at_best_validation"] = 0.021  # the tied later epoch's
+  assert _check(tmp_path / "table1.json", table1) == (["test_error_at_best_validation 0.021 but the curves give "
+                                                       "0.025"], 1, 0)
+  members = {"validation": [[0.03, 0.02], [0.02, 0.01]], "test": [[0.031, 0.022], [0.024, 0.015]]}
+  row = {"method": "end_to_end", "finetune_members": members, "selected_member": 1, "best_validation_epoch": 2,
+         "validation_error": 0.01, "test_error_at_best_validation": 0.015, "best_test_error": 0.015}
+  assert _check(tmp_path / "pretraining" / "cpu" / "table.json", {"rows": [row]}) == ([], 1, 0)
+  row["selected_member"] = 0
+  with pytest.raises(AssertionError, match="end_to_end"):
+    _check(tmp_path / "pretraining" / "cpu" / "table.json", {"rows": [row]})
 
 
 def test_the_known_exceptions_are_committed_results():
