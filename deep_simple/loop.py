@@ -57,23 +57,24 @@ def _error_rates(probs_MxNxK, labels_N):
 
 
 def _evaluate(params_M, predict, splits, lay, rule):
-  """Per-member and committee error rates, and the test scores used for the best-epoch record."""
-  entry, scores = {}, None
+  """Per-member and committee error rates, and the test scores (committee and members) used for the
+  best-epoch records."""
+  entry = {}
   for name in ("validation", "test"):
     images, labels = splits[name]
     probs_MxNxK = committee.real_members(committee.to_host(predict(params_M, images)), lay)
     entry[f"{name}_error"] = _error_rates(probs_MxNxK, labels).tolist()
     scores_NxK = committee.committee_scores(probs_MxNxK, rule) if lay.members > 1 else probs_MxNxK[0]
     entry[f"{name}_selected_error"] = float((scores_NxK.argmax(-1) != labels).mean())
-    scores = scores_NxK
-  return entry, scores
+  return entry, scores_NxK, probs_MxNxK
 
 
 def _classification(cfg, lay: committee.Layout, eval_splits: dict, workdir: str):
   """CLASSIFY's measurements: every member's and the committee's validation and test errors of the reported
   weights (config.reported_weights; the other weights' under the prefix "ema_" or "params_"), the record
-  of the best validation epoch with its misclassified test digits, and each weight set's best epoch so far
-  as a release candidate (deep_simple/release.py)."""
+  of the best validation epoch with its misclassified test digits, each member's test-digit correctness at its
+  own best validation epoch, and each weight set's best epoch so far as a release candidate
+  (deep_simple/release.py)."""
   predict = committee.predict_fn(cfg, lay, eval_splits["test"][0].ndim == 4)
   test_labels = eval_splits["test"][1]
 
@@ -89,15 +90,16 @@ def _classification(cfg, lay: committee.Layout, eval_splits: dict, workdir: str)
   def evaluate(state, entry: dict, record: dict) -> None:
     reported, other, prefix = ((state.ema, state.params, "params_") if cfg.reported_weights == "ema"
                                else (state.params, state.ema, "ema_"))
-    evaluated, test_scores = _evaluate(reported, predict, eval_splits, lay, cfg.committee.rule)
+    evaluated, test_scores, test_probs = _evaluate(reported, predict, eval_splits, lay, cfg.committee.rule)
     entry.update(evaluated)
     keep_if_best(cfg.reported_weights, reported, test_scores, entry, record["history"])
     if other is not None:
-      beside, other_scores = _evaluate(other, predict, eval_splits, lay, cfg.committee.rule)
+      beside, other_scores, _ = _evaluate(other, predict, eval_splits, lay, cfg.committee.rule)
       entry.update({f"{prefix}{k}": v for k, v in beside.items()})
       keep_if_best(prefix[:-1], other, other_scores, entry, record["history"])
     if record.get("best") is None or entry["validation_selected_error"] < record["best"]["validation_error"]:
       record["best"] = report.best_record(entry, test_scores, test_labels)
+    report.update_member_bests(record, entry, test_probs, test_labels)
 
   return evaluate
 

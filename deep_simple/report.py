@@ -13,6 +13,7 @@ from deep_simple import config
 from deep_simple import files
 from deep_simple import models
 from deep_simple import plots
+from deep_simple import stats
 
 
 class MetricsWriter:
@@ -50,12 +51,34 @@ def misclassified(test_scores_NxK: np.ndarray, test_labels_N: np.ndarray) -> lis
 
 def best_record(entry: dict, test_scores_NxK: np.ndarray, test_labels_N: np.ndarray) -> dict:
   """The selected model's record at a new best validation epoch, with its misclassified test digits."""
+  wrong = misclassified(test_scores_NxK, test_labels_N)
+  correct_N = np.ones(len(test_labels_N), bool)
+  correct_N[[i for i, *_ in wrong]] = False
   return {
       "epoch": entry["epoch"],
       "validation_error": entry["validation_selected_error"],
       "test_error": entry["test_selected_error"],
-      "misclassified": misclassified(test_scores_NxK, test_labels_N),
+      "test_correct": stats.pack_correct(correct_N),
+      "misclassified": wrong,
   }
+
+
+def update_member_bests(record: dict, entry: dict, test_probs_MxNxK: np.ndarray, test_labels_N: np.ndarray):
+  """Keeps each member's test-digit correctness at its own best validation epoch (the earliest of ties), so
+  that any two members or runs on the same test digits can be compared digit by digit (stats.mcnemar)."""
+  bests = record.setdefault("member_best", [None] * len(entry["validation_error"]))
+  for m, error in enumerate(entry["validation_error"]):
+    if bests[m] is None or error < bests[m]["validation_error"]:
+      bests[m] = {"epoch": entry["epoch"], "validation_error": error,
+                  "test_correct": stats.pack_correct(test_probs_MxNxK[m].argmax(-1) == test_labels_N)}
+
+
+def _with_correctness(columns: dict, best) -> dict:
+  """Table 1's columns with the test digits' correctness at that epoch, where the record kept it (a run
+  resumed from a checkpoint of older code may not have it for its best epoch)."""
+  if best and best.get("epoch") == columns["best_validation_epoch"] and "test_correct" in best:
+    columns["test_correct"] = best["test_correct"]
+  return columns
 
 
 def table_columns(validation_errors, test_errors) -> dict:
@@ -93,9 +116,11 @@ def summarise(cfg, record: dict, digits: dict) -> dict:
       "device": jax.devices()[0].device_kind,
       "device_count": jax.device_count(),
       "date": datetime.date.today().isoformat(),
-      "selected": table_columns(column("validation_selected_error"), column("test_selected_error")),
-      "per_member": [table_columns(v, t) for v, t in
-                     zip(column("validation_error").T, column("test_error").T)],
+      "selected": _with_correctness(
+          table_columns(column("validation_selected_error"), column("test_selected_error")), record["best"]),
+      "per_member": [_with_correctness(table_columns(v, t), best) for v, t, best in
+                     zip(column("validation_error").T, column("test_error").T,
+                         record.get("member_best") or [None] * cfg.committee.size)],
   }
   results["reported_weights"] = cfg.reported_weights
   for other in ("ema", "params"):  # the weights evaluated beside the reported ones

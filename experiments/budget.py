@@ -30,11 +30,12 @@ def cache_compilations(folder: str) -> None:
   jax.config.update("jax_compilation_cache_dir", os.path.join(folder, "jax_cache"))
 
 
-def fitting_epochs(budget_s: float, probe_wall_s: float, probe_seconds: list, cap: int) -> int:
-  """Epochs that fit `budget_s` after a probe whose epochs took `probe_seconds` and `probe_wall_s` in all."""
+def fitting_epochs(budget_s: float, probe_wall_s: float, probe_seconds: list, cap: int, min_epochs: int = 0) -> int:
+  """Epochs that fit `budget_s` after a probe whose epochs took `probe_seconds` and `probe_wall_s` in all,
+  and at least `min_epochs` (runs compared with each other get at least that effort, over budget if need be)."""
   restart_s = max(0.0, probe_wall_s - sum(probe_seconds))
   extra = math.floor((budget_s - probe_wall_s - restart_s) / probe_seconds[-1])
-  return min(cap, len(probe_seconds) + max(0, extra))
+  return min(cap, max(min_epochs, len(probe_seconds) + max(0, extra)))
 
 
 def with_epochs(cfg, epochs: int):
@@ -43,8 +44,9 @@ def with_epochs(cfg, epochs: int):
   return cfg
 
 
-def train_within(cfg, workdir: str, budget_s: float, on_epoch=None):
-  """(the loop's results, timings): `cfg` trained for as many of its epochs as fit `budget_s` (0: all).
+def train_within(cfg, workdir: str, budget_s: float, on_epoch=None, min_epochs: int = 0):
+  """(the loop's results, timings): `cfg` trained for as many of its epochs as fit `budget_s` (0: all), and at
+  least `min_epochs`.
 
   A workdir whose probe is over resumes to the epochs decided then, whatever `budget_s` is now.
   """
@@ -68,7 +70,7 @@ def train_within(cfg, workdir: str, budget_s: float, on_epoch=None):
     probe_wall_s = time.monotonic() - start
     # A probe finished before an interruption timed no epoch now: its epochs' mean time stands in.
     probe_seconds = seconds or [results["wall_seconds"] / results["epochs"]]
-    epochs = fitting_epochs(budget_s, probe_wall_s, probe_seconds, cap) if budget_s else cap
+    epochs = fitting_epochs(budget_s, probe_wall_s, probe_seconds, cap, min_epochs) if budget_s else cap
     plan = {"budget_seconds": budget_s, "epoch_cap": cap, "planned_epochs": epochs, "probe_epochs": probe,
             "probe_wall_seconds": probe_wall_s, "seconds_per_epoch": probe_seconds[-1]}
     files.write_atomic(plan_path, json.dumps(plan))

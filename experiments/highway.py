@@ -11,6 +11,10 @@ within 45 minutes (10 runs per cell, 50 epochs of 5,000 digits, all 10,000 test 
     python -m experiments.highway --runs=10 --epochs=50 --train_limit=5000 --budget_minutes=40 \
         --out=results/highway/cpu
 
+Cells are compared on their best runs, so each run needs comparable effort: --min_epochs gives every run at
+least that many epochs even past its budget share (a fair-effort study at CPU size: --runs=20 --epochs=50
+--min_epochs=20 --train_limit=5000 --budget_minutes=90).
+
 A net of depth d is a plain input layer, d - 1 plain or highway layers, and a softmax layer; highway layers
 have --highway_width units (50), plain ones --plain_width (71): about 5,000 weights per layer either way.
 SGD with momentum, the rate decaying exponentially per epoch, cross-entropy, no distortions (the paper's
@@ -21,7 +25,7 @@ gate bias b_T from that key).
 
 Runs go cheapest first. With --budget_minutes, each run gets the study's remaining time in proportion to its
 cost (members x weights per net) among the runs left, and trains as many epochs as fit
-(experiments/budget.py); 0 trains every epoch. Running the same command again resumes: a finished run is
+(experiments/budget.py), at least --min_epochs; 0 trains every epoch. Running the same command again resumes: a finished run is
 only read back, a run past its probe resumes to the epochs it planned (bit-identical to an uninterrupted
 study with no budget), the others start afresh with the remaining budget.
 
@@ -45,6 +49,7 @@ import numpy as np
 from deep_simple import committee
 from deep_simple import config
 from deep_simple import models
+from deep_simple import stats
 from deep_simple.models import highway
 from experiments import budget
 from experiments import cli
@@ -66,6 +71,8 @@ DISTORT = flags.DEFINE_bool("distort", False, "Distort the training digits afres
 HIGHWAY_WIDTH = flags.DEFINE_integer("highway_width", 50, "Units per highway layer.")
 PLAIN_WIDTH = flags.DEFINE_integer("plain_width", 71, "Units per plain layer.")
 TOP = flags.DEFINE_integer("top", 10, "The figure's and table's mean of the best n runs per cell.")
+MIN_EPOCHS = flags.DEFINE_integer("min_epochs", 0, "With --budget_minutes: every run trains at least this many "
+                                  "epochs (at most --epochs), past its share of the budget if need be.")
 SEED = flags.DEFINE_integer("seed", 0, "Seed of the search's draws and of every member's keys.")
 BUDGET_MINUTES = flags.DEFINE_float("budget_minutes", 0.0, "Wall-clock minutes for the whole study (0: no "
                                     "limit, every run trains --epochs).")
@@ -99,7 +106,7 @@ def settings() -> dict:
   return {"depths": sorted(int(d) for d in DEPTHS.value), "runs": RUNS.value, "epochs": EPOCHS.value,
           "batch_size": BATCH_SIZE.value, "train_limit": TRAIN_LIMIT.value, "eval_limit": EVAL_LIMIT.value,
           "distort": DISTORT.value, "highway_width": HIGHWAY_WIDTH.value, "plain_width": PLAIN_WIDTH.value,
-          "seed": SEED.value}
+          "min_epochs": MIN_EPOCHS.value, "seed": SEED.value}
 
 
 def _log_uniform(rng, bounds, n):
@@ -182,7 +189,7 @@ def cell_record(kind: str, depth: int, runs: list, trained: dict) -> dict:
         record["gate_bias"] = b
     members += records
     timings[run.activation] = {**timing, "architecture": results["architecture"], "epochs": results["epochs"],
-                               "train_seconds": results["wall_seconds"], "workdir": os.path.abspath(workdir)}
+                               "train_seconds": results["wall_seconds"], "workdir": os.path.relpath(workdir)}
     configs[run.activation] = json.loads(run.cfg.to_json())
   members.sort(key=rank)
   first = trained[runs[0].name][0]
@@ -198,17 +205,19 @@ def rank(member: dict):
 
 
 def table(study: dict, cells: dict, command: str, top: int) -> str:
-  """table.md: per kind and depth the best and best-`top` final training losses, and the best run."""
+  """table.md: per kind and depth the best, the best-`top` and the median final training losses, and the best
+  run."""
   lines = [
       "# Highway and plain nets: the optimisation study of Srivastava, Greff & Schmidhuber 2015 (§3.1)", "",
       f"Written by `{command}`.", "",
       "Final training loss: the training cross-entropy averaged over the last epoch's mini-batches "
       f"({'distorted' if study['distort'] else 'undistorted'} training digits). Runs per cell: ReLU + tanh. "
-      "The best run is the one with the lowest final training loss; its test error is at its last epoch.", "",
+      "The best run is the one with the lowest final training loss; its test error is at its last epoch, "
+      "with its 95 % Wilson interval on the test digits.", "",
       f"| depth | kind | units per layer | weights per net | runs | diverged | epochs | best final training loss | "
-      f"mean of the best {top} (runs) | "
+      f"mean of the best {top} (runs) | median of the runs that did not diverge | "
       "best run: activation, rate, momentum, decay, b_T | best run's test error |",
-      "|" + "---|" * 11,
+      "|" + "---|" * 12,
   ]
   for (kind, depth), cell in sorted(cells.items(), key=lambda item: (item[0][1], KINDS.index(item[0][0]))):
     runs, best = cell["runs"], cell["runs"][0]
@@ -217,12 +226,13 @@ def table(study: dict, cells: dict, command: str, top: int) -> str:
     gate = f", {best['gate_bias']:.2f}" if "gate_bias" in best else ""
     tops = highway_figures.best_runs(runs, top)
     tops_mean = np.mean([m["final_train_loss"] for m in tops])
+    median = np.median([m["final_train_loss"] for m in runs if not m["diverged"]] or [math.nan])
     lines.append(
         f"| {depth} | {kind} | {cell['width']} | {cell['weights_per_net']:,} | {counts} | "
         f"{sum(m['diverged'] for m in runs)} | {epochs} | {best['final_train_loss']:.3g} | "
-        f"{tops_mean:.3g} ({len(tops)}) | "
+        f"{tops_mean:.3g} ({len(tops)}) | {median:.3g} | "
         f"{best['activation']}, {best['lr0']:.3g}, {best['momentum']:.3f}, {best['lr_decay']:.4f}{gate} | "
-        f"{best['test_error'][-1]:.2%} |")
+        f"{stats.format_error(best['test_error'][-1], cell['test_digits'])} |")
   ratios = [(depth, cells[("plain", depth)]["runs"][0]["final_train_loss"] /
              cells[("highway", depth)]["runs"][0]["final_train_loss"])
             for depth in study["depths"] if ("plain", depth) in cells and ("highway", depth) in cells]
@@ -247,8 +257,9 @@ def _check_flags() -> dict:
   for flag in (RUNS, EPOCHS, BATCH_SIZE, HIGHWAY_WIDTH, PLAIN_WIDTH, TOP):
     if flag.value is not None and flag.value < 1:
       raise ValueError(f"--{flag.name} must be at least 1; got {flag.value}")
-  if BUDGET_MINUTES.value < 0:
-    raise ValueError(f"--budget_minutes must be >= 0 (0: no limit); got {BUDGET_MINUTES.value}")
+  if BUDGET_MINUTES.value < 0 or MIN_EPOCHS.value < 0:
+    raise ValueError(f"--budget_minutes and --min_epochs must be >= 0; got {BUDGET_MINUTES.value} and "
+                     f"{MIN_EPOCHS.value}")
   if not OUT.value:
     raise ValueError("--out is required, e.g. --out=results/highway/cpu")
   study = settings()
@@ -303,7 +314,7 @@ def run_study(study: dict, out: str, workdir_root: str, budget_s: float, command
     try:
       # A run out of time still trains its probe: a budget of 0 would mean "no limit".
       results, timing = budget.train_within(run.cfg, workdir, max(share, 1e-3) if budget_s else 0.0,
-                                            _progress(run))
+                                            _progress(run), study["min_epochs"])
     except (ValueError, OSError) as e:
       raise RuntimeError(f"run {run.name}: {cli.one_line(e)} (finished cells are in {out})") from e
     trained[run.name] = (results, timing, workdir)

@@ -3,6 +3,10 @@ unsupervised pre-training, the same net under the same budget, with and without 
 
     python -m experiments.pretraining --size=cpu --budget_minutes=5.5 --out=results/pretraining/<name>
 
+With --seeds=k every cell trains k times, from config seeds 0 ... k-1 (initialisation, distortions, order),
+and the table adds, per method and distortions, the mean ± standard deviation over seeds and, seed by seed,
+the exact McNemar test against end-to-end on the same test digits.
+
 Trains every method of experiments/configs/pretraining.py (--methods) with and without distortions
 (--distortions): each method x distortions cell gets --budget_minutes of charged time. Its greedy stages (one
 per hidden layer) share --pretrain_share of it equally; fine-tuning gets what they left. Every stage trains
@@ -32,6 +36,7 @@ import numpy as np
 from deep_simple import config
 from deep_simple import models
 from deep_simple import plots
+from deep_simple import stats
 from deep_simple.pretrain import method
 from deep_simple.pretrain import stages
 from experiments import budget
@@ -44,6 +49,7 @@ DISTORTIONS = flags.DEFINE_list("distortions", ["on", "off"], "Train each method
 SIZE = flags.DEFINE_enum("size", "cpu", presets.SIZES, "Net and data size (experiments/configs/pretraining.py).")
 BUDGET_MINUTES = flags.DEFINE_float("budget_minutes", 5.5, "Charged minutes per method x distortions cell "
                                     "(0: every stage trains its config's epochs).")
+SEEDS = flags.DEFINE_integer("seeds", 1, "Runs per method x distortions cell, from config seeds 0 ... n-1.")
 PRETRAIN_SHARE = flags.DEFINE_float("pretrain_share", 0.3, "Share of each cell's budget for its greedy stages.")
 TRAIN_LIMIT = flags.DEFINE_integer("train_limit", None, "Train on n digits, a fixed random subset (0: all).")
 EVAL_LIMIT = flags.DEFINE_integer("eval_limit", None, "Validate and test on n digits each (0: all).")
@@ -74,14 +80,15 @@ PUBLISHED = (
 )
 
 
-def cell_name(name: str, distorted: bool) -> str:
-  return f"{name}_{'distorted' if distorted else 'plain'}"
+def cell_name(name: str, distorted: bool, seed: int = 0) -> str:
+  return f"{name}_{'distorted' if distorted else 'plain'}" + (f"_seed{seed}" if seed else "")
 
 
-def configure(name: str, distorted: bool):
+def configure(name: str, distorted: bool, seed: int = 0):
   cfg = presets.get_config(name, SIZE.value)
-  cfg.name = cell_name(name, distorted)
+  cfg.name = cell_name(name, distorted, seed)
   cfg.augment = distorted
+  cfg.seed = seed
   for field, flag in (("train_limit", TRAIN_LIMIT), ("eval_limit", EVAL_LIMIT)):
     if flag.value is not None:
       cfg[field] = flag.value
@@ -90,20 +97,23 @@ def configure(name: str, distorted: bool):
 
 
 def _check_flags() -> list:
-  """[(method, distorted, config)] to train, after every check that needs no training."""
+  """[(method, distorted, seed, config)] to train, after every check that needs no training."""
   unknown = [m for m in METHODS.value if m not in method.METHODS]
   if unknown or not METHODS.value:
     raise ValueError(f"--methods: unknown or no method ({', '.join(map(repr, unknown))}); choose from "
                      f"{', '.join(method.METHODS)}")
   if not DISTORTIONS.value or set(DISTORTIONS.value) - {"on", "off"}:
     raise ValueError(f"--distortions must list on, off or both; got {','.join(DISTORTIONS.value)!r}")
+  if SEEDS.value < 1:
+    raise ValueError(f"--seeds must be at least 1; got {SEEDS.value}")
   if BUDGET_MINUTES.value < 0 or not 0 <= PRETRAIN_SHARE.value < 1:
     raise ValueError(f"--budget_minutes must be >= 0 and --pretrain_share in [0, 1); got {BUDGET_MINUTES.value} "
                      f"and {PRETRAIN_SHARE.value}")
   if not OUT.value:
     raise ValueError("--out is required, e.g. --out=results/pretraining/cpu")
-  cells = [(m, d == "on") for m in dict.fromkeys(METHODS.value) for d in dict.fromkeys(DISTORTIONS.value)]
-  return [(m, distorted, configure(m, distorted)) for m, distorted in cells]
+  cells = [(m, d == "on", seed) for seed in range(SEEDS.value) for m in dict.fromkeys(METHODS.value)
+           for d in dict.fromkeys(DISTORTIONS.value)]
+  return [(m, distorted, seed, configure(m, distorted, seed)) for m, distorted, seed in cells]
 
 
 def _progress(cell: str):
@@ -125,8 +135,10 @@ def _rate(cfg, field: str, per_member: tuple, m: int):
   return float(per_member[m]) if per_member else float(cfg[field])
 
 
-def row(name: str, distorted: bool, cfg, summaries: list, run_seconds: float, out: str) -> dict:
-  """table.json's record of one cell: the selected member's errors, the budget's accounting, the curves."""
+def row(name: str, distorted: bool, seed: int, cfg, summaries: list, run_seconds: float, out: str) -> dict:
+  """table.json's record of one cell: the selected member's errors and test-digit correctness, the budget's
+  accounting, the curves (the selected member's per stage; every member's fine-tuning validation and test
+  errors, from which the selection can be re-derived)."""
   greedy, finetune = summaries[:-1], summaries[-1]
   selected = stages.select(finetune["history"])
   m = selected["member"]
@@ -135,26 +147,30 @@ def row(name: str, distorted: bool, cfg, summaries: list, run_seconds: float, ou
   curves, offset = [], 0.0
   for s in summaries:
     at = (offset + np.cumsum(stages.charged(s["history"]))).tolist()
-    error = [e["validation_error"][m] for e in s["history"]] if s["supervised"] else None
-    curves.append({"stage": s["stage"], "seconds": at, "validation_error": error})
+    error, test = ([[e[f"{split}_error"][m] for e in s["history"]] for split in ("validation", "test")]
+                   if s["supervised"] else (None, None))
+    curves.append({"stage": s["stage"], "seconds": at, "validation_error": error, "test_error": test})
     offset = at[-1]
   features = None
   if greedy:
-    features = f"features_{cell_name(name, distorted)}.png"
+    features = f"features_{cell_name(name, distorted, seed)}.png"
     plots.first_layer_features(greedy[-1]["first_layer"][m], os.path.join(out, features),
                                f"{name}, {'distorted' if distorted else 'plain'} digits: the first layer's "
                                f"weights after the greedy stages (member {m}), first 48 units")
   return {
-      "method": name, "distortions": distorted,
+      "method": name, "distortions": distorted, "seed": seed,
       "architecture": models.describe(cfg.model, config.num_classes(cfg)), "members": cfg.committee.size,
       "selected_member": m,
       "greedy_lr0": _rate(cfg.pretrain, "lr0", tuple(cfg.pretrain.member_lr0), m) if greedy else None,
       "finetune_lr0": _rate(cfg, "lr0", tuple(cfg.committee.lr0), m),
       **{k: v for k, v in selected.items() if k != "member"},
+      "test_correct": finetune["per_member"][m]["test_correct"],
       "seconds": seconds, "pretrain_seconds": pre_s, "examples": examples, "pretrain_examples": pre_examples,
       "pretrain_time_share": pre_s / seconds, "pretrain_examples_share": pre_examples / examples,
       "stages": [{k: s[k] for k in ("stage", "epochs", "seconds", "epoch_seconds", "examples")} for s in summaries],
       "digits": finetune["digits"], "run_seconds": run_seconds, "features": features, "curves": curves,
+      "finetune_members": {split: np.asarray([e[f"{split}_error"] for e in finetune["history"]]).T.tolist()
+                           for split in ("validation", "test")},
       "device": jax.devices()[0].device_kind, "date": datetime.date.today().isoformat(),
   }
 
@@ -164,7 +180,8 @@ def figure(record: dict, path: str) -> None:
   for r in record["rows"]:
     final = r["curves"][-1]
     earlier = [(c["seconds"], c["validation_error"]) for c in r["curves"][:-1] if c["validation_error"]]
-    curves.append({"label": f"{r['method']}, {'distorted' if r['distortions'] else 'plain'}",
+    seed = f", seed {r['seed']}" if r.get("seed") else ""
+    curves.append({"label": f"{r['method']}, {'distorted' if r['distortions'] else 'plain'}{seed}",
                    "color": COLORS[r["method"]], "linestyle": "-" if r["distortions"] else "--",
                    "seconds": final["seconds"], "error": final["validation_error"], "earlier": earlier,
                    "start": r["pretrain_seconds"]})
@@ -191,7 +208,7 @@ def table(record: dict) -> str:
       "compiling; the whole run also loaded, compiled and wrote checkpoints and figures. Examples are the "
       "digits one member trained on, in all stages. The "
       "validation digits (holdout protocol) pick the member, i.e. the rates, and the fine-tuning epoch; the "
-      "test error is that epoch's. Published rows are others' numbers: full-size nets, all 60,000 training "
+      "test error is that epoch's, with its 95 % Wilson interval on the test digits. Published rows are others' numbers: full-size nets, all 60,000 training "
       "digits, no budget.",
       "",
       "| method | distortions | source | test error at best validation | best validation error | "
@@ -202,22 +219,53 @@ def table(record: dict) -> str:
   for r in record["rows"]:
     greedy_rate = f"{r['greedy_lr0']:g}" if r["greedy_lr0"] is not None else "—"
     epochs = ", ".join(str(s["epochs"]) for s in r["stages"])
+    seed = f", seed {r['seed']}" if r.get("seed") else ""
     lines.append(
-        f"| {r['method']} ({r['architecture']}) | {'yes' if r['distortions'] else 'no'} | ours | "
-        f"{_percent(r['test_error_at_best_validation'])} | {_percent(r['validation_error'])} | "
+        f"| {r['method']} ({r['architecture']}{seed}) | {'yes' if r['distortions'] else 'no'} | ours | "
+        f"{stats.format_error(r['test_error_at_best_validation'], r['digits']['test'])} | "
+        f"{_percent(r['validation_error'])} | "
         f"{r['best_validation_epoch']} | {greedy_rate} / {r['finetune_lr0']:g} | {r['seconds']:.0f} | "
         f"{r['pretrain_time_share']:.0%} | {r['examples']:,} | {r['pretrain_examples_share']:.0%} | {epochs} | "
         f"{r['run_seconds']:.0f} |")
   for p in PUBLISHED:
     lines.append(f"| {p.label} | {'yes' if p.distortions else 'no'} | published: {p.source} | "
                  f"{_percent(p.test_error)} |" + " — |" * 9)
+  if any("test_correct" in r for r in record["rows"]):
+    lines += _over_seeds(record["rows"])
   return "\n".join(lines) + "\n"
+
+
+def _over_seeds(rows: list) -> list:
+  """Lines of table.md's second table: per method and distortions, the seeds' mean ± standard deviation, and
+  seed by seed the exact McNemar test against end-to-end (the same seed, distortions and test digits)."""
+  cells = {}
+  for r in rows:
+    cells.setdefault((r["method"], r["distortions"]), {})[r.get("seed", 0)] = r
+  lines = ["", "Over seeds: the test error at best validation as mean ± standard deviation of the seeds' figures; "
+           "against end-to-end, seed by seed, the test digits this method alone classified right / end-to-end "
+           "alone, and the exact McNemar test's two-sided p-value (a binomial test on those digits).", "",
+           "| method | distortions | test error at best validation over seeds | against end_to_end, seed by seed |",
+           "|---|---|---|---|"]
+  for (name, distorted), by_seed in cells.items():
+    baseline, tests = cells.get(("end_to_end", distorted), {}), []
+    for seed, r in sorted(by_seed.items()):
+      other = baseline.get(seed)
+      if name != "end_to_end" and other and "test_correct" in r and "test_correct" in other:
+        n = r["digits"]["test"]
+        t = stats.mcnemar(stats.unpack_correct(r["test_correct"], n), stats.unpack_correct(other["test_correct"], n))
+        tests.append(f"seed {seed}: {t['a_only']} / {t['b_only']}, p = {t['p_value']:.2g}")
+    errors = [r["test_error_at_best_validation"] for _, r in sorted(by_seed.items())]
+    lines.append(f"| {name} | {'yes' if distorted else 'no'} | {stats.format_mean_std(errors)} | "
+                 f"{'; '.join(tests) or '—'} |")
+  return lines
 
 
 def _settings() -> dict:
   """What a table's rows depend on besides the cells' configs (which the stages' workdirs check)."""
+  # Seeds only where more than one: a table of one seed per cell is the one earlier code wrote.
   return {"size": SIZE.value, "budget_minutes": BUDGET_MINUTES.value, "pretrain_share": PRETRAIN_SHARE.value,
-          "train_limit": TRAIN_LIMIT.value, "eval_limit": EVAL_LIMIT.value}
+          "train_limit": TRAIN_LIMIT.value, "eval_limit": EVAL_LIMIT.value,
+          **({"seeds": SEEDS.value} if SEEDS.value > 1 else {})}
 
 
 def _start(out: str, workdir_root: str, command: str) -> dict:
@@ -227,7 +275,8 @@ def _start(out: str, workdir_root: str, command: str) -> dict:
     return {"command": command, **_settings(), "dates": [], "devices": [], "rows": []}
   with open(path) as f:
     record = json.load(f)
-  changed = sorted(k for k, v in _settings().items() if record.get(k) != v)
+  settings = _settings()
+  changed = sorted(k for k in {*settings, "seeds"} if record.get(k) != settings.get(k))
   if changed:
     raise ValueError(f"{path} holds a table of other settings ({', '.join(changed)}); choose another --out")
   if os.path.abspath(record.get("workdir_root", workdir_root)) != os.path.abspath(workdir_root):
@@ -238,11 +287,11 @@ def _start(out: str, workdir_root: str, command: str) -> dict:
 def train_table(cells: list, out: str, workdir_root: str, command: str) -> str:
   os.makedirs(out, exist_ok=True)
   record = _start(out, workdir_root, command)
-  record["workdir_root"] = os.path.abspath(workdir_root)
+  record["workdir_root"] = os.path.relpath(workdir_root)  # results are portable: no path of this machine
   budget_s = 60 * BUDGET_MINUTES.value
-  for name, distorted, cfg in cells:
-    cell = cell_name(name, distorted)
-    if any(cell_name(r["method"], r["distortions"]) == cell for r in record["rows"]):
+  for name, distorted, seed, cfg in cells:
+    cell = cell_name(name, distorted, seed)
+    if any(cell_name(r["method"], r["distortions"], r.get("seed", 0)) == cell for r in record["rows"]):
       continue
     fit = budget.staged_fit(budget_s, PRETRAIN_SHARE.value, method.layers(cfg)) if budget_s else None
     start = time.monotonic()
@@ -250,7 +299,7 @@ def train_table(cells: list, out: str, workdir_root: str, command: str) -> str:
       summaries = stages.run(cfg, os.path.join(workdir_root, cell), _progress(cell), fit)
     except (ValueError, FloatingPointError, OSError) as e:
       raise RuntimeError(f"{cell}: {cli.one_line(e)} (finished cells are in {out})") from e
-    r = row(name, distorted, cfg, summaries, time.monotonic() - start, out)
+    r = row(name, distorted, seed, cfg, summaries, time.monotonic() - start, out)
     record["rows"].append(r)
     record["dates"] = sorted({x["date"] for x in record["rows"]})
     record["devices"] = sorted({x["device"] for x in record["rows"]})

@@ -12,7 +12,8 @@ digits, all 10,000 test digits, 2 minutes per run; about 15 minutes on 2 cores):
 Each run first trains 2 epochs (experiments/budget.py), then resumes its workdir for as many epochs as its
 steady epoch time leaves room for in --budget_minutes, up to the preset's epochs (or --epochs). Writes, after every run,
 <out>/table1.md and <out>/table1.json (the paper's numbers beside ours) and copies each run's figures to
-<out>/<run>_learning_curve.png and <out>/<run>_misclassified.png. Checkpoints and metrics stay in the
+<out>/<run>_learning_curve.png and <out>/<run>_misclassified.png, and its per-epoch metrics to
+<out>/<run>_metrics.jsonl (from which anyone can re-derive the selected epoch). Checkpoints stay in the
 workdirs under --workdir_root.
 """
 
@@ -25,6 +26,7 @@ from absl import app
 from absl import flags
 
 from deep_simple import config
+from deep_simple import stats
 from experiments import budget
 from experiments import cli
 from experiments.configs import committee as committee_configs
@@ -135,6 +137,8 @@ def row(name: str, paper_row: PaperRow, results: dict, run_seconds: float, out: 
   for figure in ("learning_curve", "misclassified"):
     figures[figure] = f"{name}_{figure}.png"
     shutil.copyfile(os.path.join(workdir, f"{figure}.png"), os.path.join(out, figures[figure]))
+  metrics = f"{name}_metrics.jsonl"
+  shutil.copyfile(os.path.join(workdir, "metrics.jsonl"), os.path.join(out, metrics))
   selected = results["selected"]
   return {
       "run": name,
@@ -146,6 +150,7 @@ def row(name: str, paper_row: PaperRow, results: dict, run_seconds: float, out: 
       "best_test_error": selected["best_test_error"],
       "best_validation_epoch": selected["best_validation_epoch"],
       "validation_error": selected["validation_error"],
+      "test_correct": selected["test_correct"],
       "misclassified_at_best_validation": results["misclassified_at_best_validation"],
       "epochs": results["epochs"],
       "batch_size": results["batch_size"],
@@ -158,7 +163,8 @@ def row(name: str, paper_row: PaperRow, results: dict, run_seconds: float, out: 
       "device_count": results["device_count"],
       "date": results["date"],
       "figures": figures,
-      "workdir": os.path.abspath(workdir),
+      "metrics": metrics,
+      "workdir": os.path.relpath(workdir),
   }
 
 
@@ -183,7 +189,8 @@ def table(record: dict) -> str:
       f"    {record['command']}",
       "",
       "Errors are the test error at the epoch of best validation error (validation: the undistorted "
-      "training digits) and the best test error over all epochs. The paper's nets trained online "
+      "training digits), with its 95 % Wilson interval on the test digits, and the best test error over all "
+      "epochs (picked on the test digits, so no interval). The paper's nets trained online "
       f"(batch size 1) for up to 800 epochs; ours for the epochs listed: {epochs_note}. Hours: the paper's "
       "training time; ours, the sum of the epochs' times (training and evaluation). Each run's whole wall "
       "time, loading and compiling included, is `run_seconds` in table1.json.",
@@ -202,7 +209,8 @@ def table(record: dict) -> str:
         f"| {r['run']} | {r['paper']['label']} | {members}{r['architecture']} | "
         f"{_number(r['paper']['weights_m'], ' M')} | "
         f"{members}{r['weights_per_member'] / 1e6:.2f} M | "
-        f"{_percent(r['paper']['test_error_at_best_validation'])} | {_percent(r['test_error_at_best_validation'])} | "
+        f"{_percent(r['paper']['test_error_at_best_validation'])} | "
+        f"{stats.format_error(r['test_error_at_best_validation'], r['test_digits'])} | "
         f"{_percent(r['paper']['best_test_error'])} | {_percent(r['best_test_error'])} | "
         f"{r['best_validation_epoch']} | {r['misclassified_at_best_validation']} | {r['epochs']} | "
         f"{r['batch_size']} | {r['mode']} | {r['train_digits']:,} / {r['test_digits']:,} | "

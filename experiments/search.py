@@ -23,6 +23,7 @@ from absl import app
 from absl import flags
 import ml_collections
 
+from deep_simple import stats
 from experiments import budget
 from experiments import cli
 from experiments.configs import search as recipes
@@ -118,10 +119,11 @@ def recipe_record(name: str, run: Run, results: dict, history: list, timing: dic
       "predicted": recipe.predicted, "tiny": tiny,
       "run": run.name, "run_recipes": list(run.members), "run_members": list(members),
       "device": results["device"], "device_count": results["device_count"], "date": results["date"],
-      "epochs": results["epochs"], "train_seconds": results["wall_seconds"], **timing,
+      "epochs": results["epochs"], "test_digits": results["test_digits"], "train_seconds": results["wall_seconds"],
+      **timing,
       "selected": models[0], "models": models,
       "config": json.loads(budget.with_epochs(run.cfg, results["epochs"]).to_json()),
-      "workdir": os.path.abspath(workdir), "history": history,
+      "workdir": os.path.relpath(workdir), "history": history,
   }
 
 
@@ -135,7 +137,8 @@ def summary_table(records: list) -> str:
       f"# Recipe search: {', '.join(dates)} on {', '.join(devices)}",
       "",
       "Sorted by the validation error at each model's best validation epoch; the test errors are reported, "
-      "never used to select or rank. Predictions were written before any run, for 8-minute runs of the "
+      "never used to select or rank (at best validation: with its 95 % Wilson interval on the test digits). "
+      "Predictions were written before any run, for 8-minute runs of the "
       "full-size recipes.",
       "",
       "| recipe | model | validation error | test error at best validation | best test error | "
@@ -146,7 +149,8 @@ def summary_table(records: list) -> str:
     predicted = r["predicted"].get(m["model"])
     lines.append(
         f"| {r['recipe']}{' (tiny)' if r['tiny'] else ''} | {m['model']}{_setting(m)} | "
-        f"{m['validation_error']:.3%} | {m['test_error_at_best_validation']:.2%} | {m['best_test_error']:.2%} | "
+        f"{m['validation_error']:.3%} | {stats.format_error(m['test_error_at_best_validation'], r['test_digits'])} | "
+        f"{m['best_test_error']:.2%} | "
         f"{m['best_validation_epoch']} | {r['epochs']} | {r['wall_seconds']:.0f} | "
         f"{'-' if predicted is None or r['tiny'] else f'{predicted:.2%}'} |")
   return "\n".join(lines) + "\n"

@@ -16,6 +16,11 @@ def test_fitting_epochs(budget_s, probe_wall, expected):
   assert budget.fitting_epochs(budget_s, probe_wall, [1.0, 1.0], cap=500) == expected
 
 
+@pytest.mark.parametrize("min_epochs, expected", [(10, 10), (2, 2), (900, 500)])
+def test_fitting_epochs_gives_at_least_the_minimum_within_the_cap(min_epochs, expected):
+  assert budget.fitting_epochs(100.0, 60.0, [1.0, 1.0], cap=500, min_epochs=min_epochs) == expected
+
+
 def test_train_within_probes_then_resumes_to_the_cap(tmp_path):
   cfg = tiny.net(epochs=3)
   seen = []

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 
@@ -14,6 +15,7 @@ import pytest
 
 from experiments.configs import gpu_plans
 from experiments.gpu import packages
+from experiments.gpu import paths
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARGIN_S = 10  # Past the budget: the runner's own start-up and exit (its commands stay within the budget).
@@ -30,6 +32,7 @@ BLOCKED = ("ml_collections", "tensorboardX", "matplotlib")
 SITECUSTOMIZE = f"""
 import importlib.abc
 import sys
+import tempfile
 
 class _Blocked(importlib.abc.MetaPathFinder):
   def find_spec(self, name, path=None, target=None):
@@ -230,3 +233,9 @@ def test_the_default_plan_spends_at_least_70_percent_of_its_budget_training():
     left -= allotted[step.name]
   assert allotted["bench"] <= 0.2 * budget_s
   assert sum(s for name, s in allotted.items() if name != "bench") >= 0.7 * budget_s
+
+
+def test_portable_names_a_scratch_folder_whether_absolute_or_relative():
+  scratch = os.path.join(tempfile.gettempdir(), "deep_simple_gpu_ab12", "work", "mcdnn35")
+  text = f"{scratch} {os.path.relpath(scratch)}"
+  assert paths.portable(text, {}) == "<scratch>/work/mcdnn35 <scratch>/work/mcdnn35"

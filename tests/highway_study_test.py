@@ -81,6 +81,7 @@ def test_cell_records_hold_every_run_s_settings_and_curves(straight):
       if kind == "highway":
         assert study.GATE_BIAS_RANGE[0] <= run["gate_bias"] <= study.GATE_BIAS_RANGE[1]
     assert set(cell["timings"]) == {"relu"} and cell["timings"]["relu"]["epochs"] == 3
+    assert not os.path.isabs(cell["timings"]["relu"]["workdir"])
 
 
 def _runs_past_their_probe(root):
@@ -139,13 +140,21 @@ def _assert_same_study(straight_path, tmp_path):
     (("--runs=0",), "error: --runs must be at least 1; got 0"),
     (("--epochs=0",), "error: --epochs must be at least 1; got 0"),
     (("--train_limit=-5",), "error: config.train_limit must be >= 0 (0 means all digits); got -5"),
-    (("--budget_minutes=-1",), "error: --budget_minutes must be >= 0 (0: no limit); got -1.0"),
+    (("--budget_minutes=-1",), "error: --budget_minutes and --min_epochs must be >= 0; got -1.0 and 0"),
 ])
 def test_bad_flags_end_in_one_line_before_anything_is_written(tmp_path, args, message):
   done = subprocess.run([sys.executable, "-m", "experiments.highway", f"--out={tmp_path / 'out'}",
                          f"--workdir_root={tmp_path / 'runs'}", *args], cwd=REPO, capture_output=True, text=True)
   assert done.returncode == 1 and done.stderr == message + "\n"
   assert not (tmp_path / "out").exists() and not (tmp_path / "runs").exists()
+
+
+def test_min_epochs_trains_every_run_that_long_past_its_budget(tmp_path, mnist_dir):
+  del mnist_dir
+  _finished(_start(tmp_path, *TINY[1:], "--depths=2", "--budget_minutes=0.001", "--min_epochs=3"))
+  for kind in ("plain", "highway"):
+    cell = json.loads((tmp_path / "out" / f"{kind}_2.json").read_text())
+    assert cell["timings"]["relu"]["planned_epochs"] == 3 == len(cell["runs"][0]["train_loss"])
 
 
 def test_an_out_folder_of_another_study_is_refused(straight):

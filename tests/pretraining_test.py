@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from deep_simple import report
+from deep_simple import stats
 from deep_simple.pretrain import method
 from deep_simple.pretrain import stages
 from experiments import budget
@@ -50,6 +51,7 @@ def test_writes_the_table_the_figures_and_nothing_else(table):
   with open(tmp_path / "out" / "table.md") as f:
     text = f.read()
   assert text in done.stdout and f"    {record['command']}\n" in text
+  text, over_seeds = text.split("\nOver seeds: ")
   rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
   assert [r.split(" | ")[:3] for r in rows] == [
       ["| end_to_end (32-16-10)", "no", "ours"], ["| autoencoder_pretraining (32-16-10)", "no", "ours"],
@@ -59,6 +61,14 @@ def test_writes_the_table_the_figures_and_nothing_else(table):
       ["| MLP 2500-2000-1500-1000-500 (net 4)", "yes", "published: Ciresan et al. 2010"]]
   assert [r.split(" | ")[3] for r in rows[2:]] == ["1.25%", "1.34%", "1.30%", "0.35%"]
   assert all(r.count("|") == rows[0].count("|") for r in rows)
+  # One seed per cell: the mean is the figure, and the paired test compares the two methods' test digits.
+  end_to_end, autoencoders = record["rows"]
+  n = end_to_end["digits"]["test"]
+  paired = stats.mcnemar(stats.unpack_correct(autoencoders["test_correct"], n),
+                         stats.unpack_correct(end_to_end["test_correct"], n))
+  assert f"| end_to_end | no | {stats.format_mean_std([end_to_end['test_error_at_best_validation']])} | — |" in over_seeds
+  assert (f"| autoencoder_pretraining | no | {stats.format_mean_std([autoencoders['test_error_at_best_validation']])} "
+          f"| seed 0: {paired['a_only']} / {paired['b_only']}, p = {paired['p_value']:.2g} |") in over_seeds
 
 
 def test_the_budget_accounting_adds_up(table):
@@ -106,6 +116,25 @@ def test_the_validation_digits_pick_the_member_and_the_epoch(table):
       assert r[key] == members[best][key]
     assert r["finetune_lr0"] == (1e-3, 3e-3)[best]
     assert r["curves"][-1]["validation_error"] == [e["validation_error"][best] for e in history]
+    assert r["curves"][-1]["test_error"] == [e["test_error"][best] for e in history]
+    assert r["finetune_members"] == {split: [[e[f"{split}_error"][m] for e in history] for m in range(2)]
+                                     for split in ("validation", "test")}
+    wrong = (~stats.unpack_correct(r["test_correct"], r["digits"]["test"])).sum()
+    assert wrong == round(r["test_error_at_best_validation"] * r["digits"]["test"])
+  assert not os.path.isabs(record["workdir_root"])
+
+
+def test_each_seed_trains_its_own_cell(tmp_path, mnist_dir):
+  del mnist_dir
+  done = _experiment(tmp_path, "--size=tiny", "--methods=end_to_end", "--distortions=off", "--budget_minutes=0.1",
+                     "--seeds=2")
+  assert done.returncode == 0, done.stderr
+  record = json.loads((tmp_path / "out" / "table.json").read_text())
+  assert record["seeds"] == 2 and [r["seed"] for r in record["rows"]] == [0, 1]
+  assert set(os.listdir(tmp_path / "runs")) - {"jax_cache"} == {"end_to_end_plain", "end_to_end_plain_seed1"}
+  assert record["rows"][0]["finetune_members"] != record["rows"][1]["finetune_members"]
+  errors = [r["test_error_at_best_validation"] for r in record["rows"]]
+  assert f"| end_to_end | no | {stats.format_mean_std(errors)} | — |" in (tmp_path / "out" / "table.md").read_text()
 
 
 def test_the_same_command_again_trains_nothing(table):
@@ -120,6 +149,7 @@ def test_the_same_command_again_trains_nothing(table):
 @pytest.mark.parametrize("args, message", [
     (("--methods=end_to_end,dbn",), "error: --methods: unknown or no method ('dbn'); choose from end_to_end, "),
     (("--distortions=sometimes",), "error: --distortions must list on, off or both; got 'sometimes'"),
+    (("--seeds=0",), "error: --seeds must be at least 1; got 0"),
     (("--pretrain_share=1",), "error: --budget_minutes must be >= 0 and --pretrain_share in [0, 1); got 5.5 and "
                               "1.0"),
     (("--train_limit=-5",), "error: config.train_limit must be >= 0 (0 means all digits); got -5"),

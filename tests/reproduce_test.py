@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from deep_simple import stats
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Narrow nets on a slice of MNIST: every run is seconds of training.
 TINY = ("--hidden_scale=0.05", "--batch_size=32", "--train_limit=1000", "--eval_limit=500", "--epochs=3")
@@ -52,7 +54,7 @@ def budgeted(tmp_path_factory, mnist_dir):
 
 
 def _results(row):
-  with open(os.path.join(row["workdir"], "results.json")) as f:
+  with open(os.path.join(REPO, row["workdir"], "results.json")) as f:  # relative to the command's folder
     return json.load(f)
 
 
@@ -60,9 +62,14 @@ def test_writes_the_table_and_the_figures_and_nothing_else(extended):
   tmp_path, _, table = extended
   assert [r["run"] for r in table["rows"]] == ["net1", "mlp7"]
   figures = {f"{run}_{figure}.png" for run in ("net1", "mlp7") for figure in ("learning_curve", "misclassified")}
-  assert set(os.listdir(tmp_path / "out")) == {"table1.md", "table1.json"} | figures
+  metrics = {f"{run}_metrics.jsonl" for run in ("net1", "mlp7")}
+  assert set(os.listdir(tmp_path / "out")) == {"table1.md", "table1.json"} | figures | metrics
   for name in figures:
     assert (tmp_path / "out" / name).stat().st_size > 1000
+  for row in table["rows"]:
+    assert not os.path.isabs(row["workdir"])
+    with open(tmp_path / "out" / row["metrics"]) as f, open(os.path.join(REPO, row["workdir"], "metrics.jsonl")) as g:
+      assert f.read() == g.read()
 
 
 @pytest.mark.parametrize("fixture, run, epochs, members, hidden", [
@@ -77,6 +84,8 @@ def test_rows_hold_the_papers_numbers_and_the_runs_results(request, fixture, run
   assert row["paper"] == PAPER[run]
   for key in ("test_error_at_best_validation", "best_test_error", "best_validation_epoch", "validation_error"):
     assert row[key] == results["selected"][key]
+  correct = stats.unpack_correct(row["test_correct"], row["test_digits"])
+  assert (~correct).sum() == row["misclassified_at_best_validation"]
   for key in ("misclassified_at_best_validation", "epochs", "batch_size", "mode", "architecture", "members",
               "device", "device_count", "date", "train_digits", "test_digits"):
     assert row[key] == results[key]
@@ -106,7 +115,7 @@ def test_markdown_rows_fill_every_column(extended):
   net1 = [c.strip() for c in rows[0].strip("|").split("|")]
   row = table["rows"][0]
   assert net1[:5] == ["net1", "2010 net 1", "50-25-10", "1.34 M", f"{row['weights_per_member'] / 1e6:.2f} M"]
-  assert net1[5:8] == ["0.49%", f"{row['test_error_at_best_validation']:.2%}", "0.44%"]
+  assert net1[5:8] == ["0.49%", stats.format_error(row["test_error_at_best_validation"], 500), "0.44%"]
   assert net1[-1] == "[curve](net1_learning_curve.png), [errors](net1_misclassified.png)"
   mlp7 = [c.strip() for c in rows[1].strip("|").split("|")]
   assert mlp7[2] == "7 × 125-100-75-50-25-10" and mlp7[7] == "not reported"

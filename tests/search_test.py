@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from deep_simple import stats
 from experiments import budget
 from experiments import search
 from experiments.configs import search as recipes
@@ -49,7 +50,7 @@ def _record(out, recipe):
 
 
 def _metrics(record):
-  with open(os.path.join(record["workdir"], "metrics.jsonl")) as f:
+  with open(os.path.join(REPO, record["workdir"], "metrics.jsonl")) as f:  # relative to the command's folder
     return [json.loads(line) for line in f]
 
 
@@ -150,7 +151,8 @@ def test_summary_lists_every_model_ranked_by_validation(extended):
   for recipe, model, val, test_at_best, best_test, epoch, epochs, _, predicted in rows:
     m = expected[recipe, model.split(" (")[0]]
     assert (val, test_at_best, best_test) == (f"{m['validation_error']:.3%}",
-                                              f"{m['test_error_at_best_validation']:.2%}",
+                                              stats.format_error(m["test_error_at_best_validation"],
+                                                                 records[recipe.split()[0]]["test_digits"]),
                                               f"{m['best_test_error']:.2%}")
     assert (int(epoch), int(epochs), predicted) == (m["best_validation_epoch"], 3, "-")
     validation.append(m["validation_error"])

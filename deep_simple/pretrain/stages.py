@@ -83,8 +83,9 @@ def examples(history: list, batch_size: int, train_digits: int) -> int:
 def train_stage(stage: Stage, workdir: str, init_params=None, on_epoch=None) -> dict:
   """Trains (or resumes) `stage` in `workdir` for stage.cfg.epochs; returns its summary: name, epochs,
   seconds (the epochs' own, training and evaluation of every member, as `charged`), epoch_seconds (the same,
-  compilation included), examples seen per member, digits per split, history, and `params`, the MLP layers
-  it leaves (host, stacked by member)."""
+  compilation included), examples seen per member, digits per split, history, Table 1's columns per member
+  with their test-digit correctness (supervised stages; else None), and `params`, the MLP layers it leaves
+  (host, stacked by member)."""
   if stage.supervised:
     results = loop.run(stage.cfg, workdir, on_epoch, init_params)
     _, state, record = loop.restore(workdir)
@@ -99,7 +100,7 @@ def train_stage(stage: Stage, workdir: str, init_params=None, on_epoch=None) -> 
   return {"stage": stage.name, "layer": stage.layer, "supervised": stage.supervised, "epochs": len(history),
           "seconds": float(sum(charged(history))), "epoch_seconds": float(sum(e["seconds"] for e in history)),
           "examples": examples(history, stage.cfg.batch_size, digits["train"]), "digits": digits,
-          "history": history, "params": params}
+          "history": history, "per_member": results.get("per_member"), "params": params}
 
 
 def _train_with(stage: Stage, workdir: str, init_params, on_epoch, stage_cfg) -> dict:

@@ -7,8 +7,9 @@ import os
 import re
 import tempfile
 
-# The runner's scratch folders (tempfile.mkdtemp(prefix="deep_simple_gpu_")) and the simulation's.
-SCRATCH = re.escape(tempfile.gettempdir()) + r"/deep_simple_gpu_\w+"
+# The runner's scratch folders (tempfile.mkdtemp(prefix="deep_simple_gpu_")) and the simulation's, absolute or
+# relative to the checkout (results record workdirs relative to the working directory: "../../tmp/...").
+SCRATCH = r"(?:/|(?:\.\./)+)" + re.escape(tempfile.gettempdir().lstrip("/")) + r"/deep_simple_gpu_\w+"
 TEXT = (".json", ".jsonl", ".md", ".txt", ".log")
 
 
