@@ -25,9 +25,9 @@ gate bias b_T from that key).
 
 Runs go cheapest first. With --budget_minutes, each run gets the study's remaining time in proportion to its
 cost (members x weights per net) among the runs left, and trains as many epochs as fit
-(experiments/budget.py), at least --min_epochs; 0 trains every epoch. Running the same command again resumes: a finished run is
-only read back, a run past its probe resumes to the epochs it planned (bit-identical to an uninterrupted
-study with no budget), the others start afresh with the remaining budget.
+(experiments/budget.py), at least --min_epochs; 0 trains every epoch. Running the same command again resumes: a
+finished run is only read back, a run past its probe resumes to the epochs it planned (bit-identical to an
+uninterrupted study with no budget), the others start afresh with the remaining budget.
 
 Writes to --out: study.json (the settings and command), <kind>_<depth>.json per cell (every run's
 hyper-parameters and per-epoch curves), table.md, training_loss.png (Fig. 1: best run and mean of the best

@@ -208,8 +208,8 @@ def table(record: dict) -> str:
       "compiling; the whole run also loaded, compiled and wrote checkpoints and figures. Examples are the "
       "digits one member trained on, in all stages. The "
       "validation digits (holdout protocol) pick the member, i.e. the rates, and the fine-tuning epoch; the "
-      "test error is that epoch's, with its 95 % Wilson interval on the test digits. Published rows are others' numbers: full-size nets, all 60,000 training "
-      "digits, no budget.",
+      "test error is that epoch's, with its 95 % Wilson interval on the test digits. Published rows are others' "
+      "numbers: full-size nets, all 60,000 training digits, no budget.",
       "",
       "| method | distortions | source | test error at best validation | best validation error | "
       "best epoch | rates (greedy / fine-tuning) | time (s) | of it pre-training | examples seen | "

@@ -66,7 +66,8 @@ def test_writes_the_table_the_figures_and_nothing_else(table):
   n = end_to_end["digits"]["test"]
   paired = stats.mcnemar(stats.unpack_correct(autoencoders["test_correct"], n),
                          stats.unpack_correct(end_to_end["test_correct"], n))
-  assert f"| end_to_end | no | {stats.format_mean_std([end_to_end['test_error_at_best_validation']])} | — |" in over_seeds
+  mean = stats.format_mean_std([end_to_end["test_error_at_best_validation"]])
+  assert f"| end_to_end | no | {mean} | — |" in over_seeds
   assert (f"| autoencoder_pretraining | no | {stats.format_mean_std([autoencoders['test_error_at_best_validation']])} "
           f"| seed 0: {paired['a_only']} / {paired['b_only']}, p = {paired['p_value']:.2g} |") in over_seeds
 
