@@ -6,8 +6,9 @@
 
 A run's identity is what is trained: every config field but `epochs` (a run may be extended, never cut short)
 and the fields that only say where the data is read from (config.LOCATION_FIELDS) or how the run is executed
-(config.EXECUTION_FIELDS). The loop compares it with the config
-recorded in the newest checkpoint, so config.json is only a readable copy, rewritten by every run.
+(config.EXECUTION_FIELDS). The loop compares it with the config recorded in the newest checkpoint, so
+config.json is only a readable copy, rewritten by every run; without a usable checkpoint, config.json or
+results.json say what the run is (`earlier_fields`).
 """
 
 import contextlib
