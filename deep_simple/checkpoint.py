@@ -28,6 +28,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from deep_simple import committee
+from deep_simple import files
 
 # A checkpoint is saved only with room for its arrays and record + 10 % + this much more: Orbax's metadata and
 # the file system's blocks.
@@ -128,6 +129,7 @@ class Checkpoints:
     if os.path.isdir(self._path(epoch)):  # a run rebuilding its best checkpoint trains this epoch again, exactly
       self._drop_old(validation_errors)
       return
+    record = json.loads(files.to_json(record))  # valid JSON: a diverged member's NaN loss is saved as null
     saved = {"record": record, "sha256": {"record": _record_sum(record), "state": _array_sums(state)}}
     with _ctrl_c_deferred():
       self._check_space(epoch, state, saved)

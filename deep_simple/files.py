@@ -4,6 +4,8 @@ A write on a full disk fails with "No space left on device" and no file name; `n
 """
 
 import contextlib
+import json
+import math
 import os
 
 
@@ -36,3 +38,19 @@ def replacing(path: str):
 def write_atomic(path: str, text: str) -> None:
   with replacing(path) as tmp, open(tmp, "w") as f:
     f.write(text)
+
+
+def _json_values(value):
+  """`value` with every non-finite float as None: JSON has no NaN or infinity (a diverged member's loss)."""
+  if isinstance(value, float) and not math.isfinite(value):
+    return None
+  if isinstance(value, dict):
+    return {key: _json_values(v) for key, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [_json_values(v) for v in value]
+  return value
+
+
+def to_json(value, **kwargs) -> str:
+  """json.dumps that writes only valid JSON: non-finite floats become null."""
+  return json.dumps(_json_values(value), allow_nan=False, **kwargs)

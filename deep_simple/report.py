@@ -1,7 +1,6 @@
 """What a run leaves behind: metrics.jsonl, TensorBoard scalars, results.json and the figures."""
 
 import datetime
-import json
 import math
 import os
 
@@ -25,12 +24,12 @@ class MetricsWriter:
 
   def __init__(self, workdir: str, history: list):
     self._path = os.path.join(workdir, "metrics.jsonl")
-    files.write_atomic(self._path, "".join(json.dumps(entry) + "\n" for entry in history))
+    files.write_atomic(self._path, "".join(files.to_json(entry) + "\n" for entry in history))
     self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
 
   def write(self, entry: dict) -> None:
     with files.naming(self._path), open(self._path, "a") as f:
-      f.write(json.dumps(entry) + "\n")
+      f.write(files.to_json(entry) + "\n")
     for key, value in entry.items():
       for member, v in enumerate(value if isinstance(value, list) else [value]):
         tag = f"{key}/member{member}" if isinstance(value, list) else key
@@ -133,7 +132,7 @@ def summarise(cfg, record: dict, digits: dict) -> dict:
 
 def write_outputs(cfg, record: dict, results: dict, test_split, workdir: str) -> None:
   """results.json and the figures, each whole or not at all."""
-  files.write_atomic(os.path.join(workdir, "results.json"), json.dumps(results, indent=2))
+  files.write_atomic(os.path.join(workdir, "results.json"), files.to_json(results, indent=2))
   with files.replacing(os.path.join(workdir, "learning_curve.png")) as path:
     plots.learning_curves(record["history"], path, title=f"{cfg.name}: error per epoch")
   images, labels = test_split

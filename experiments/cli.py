@@ -16,6 +16,7 @@ from deep_simple import files
 from deep_simple import preemption
 
 write_atomic = files.write_atomic  # result files whole or not at all: a crash never leaves half of one
+to_json = files.to_json  # valid JSON only: a diverged run's NaN is written null
 
 
 def one_line(error: Exception) -> str:

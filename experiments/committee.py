@@ -148,7 +148,7 @@ def combine(paths: list, out: str, orders: int, seed: int) -> dict:
       "test_digits": len(labels["test"]), "validation_digits": len(labels["validation"]),
   }
   os.makedirs(out, exist_ok=True)
-  files.write_atomic(os.path.join(out, "table.json"), json.dumps(table, indent=2))
+  files.write_atomic(os.path.join(out, "table.json"), files.to_json(table, indent=2))
   files.write_atomic(os.path.join(out, "table.md"), table_md(table))
   with files.replacing(os.path.join(out, "error_vs_members.png")) as path:
     plot_error_vs_members(curve, path, f"committee test error against its size ({len(labels['test']):,} digits)")

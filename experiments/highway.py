@@ -151,9 +151,12 @@ def plan(study: dict) -> list:
 
 
 def history(workdir: str) -> list:
-  """Every epoch's entry of a finished run (the loop's metrics.jsonl; NaN marks a diverged member's loss)."""
+  """Every epoch's entry of a finished run (the loop's metrics.jsonl), a diverged member's loss as NaN (null in
+  the file)."""
   with open(os.path.join(workdir, "metrics.jsonl")) as f:
-    return [json.loads(line) for line in f]
+    entries = [json.loads(line) for line in f]
+  return [{key: [math.nan if v is None else v for v in value] if isinstance(value, list) else value
+           for key, value in entry.items()} for entry in entries]
 
 
 def member_records(run: Run, entries: list) -> list:
@@ -322,7 +325,7 @@ def run_study(study: dict, out: str, workdir_root: str, budget_s: float, command
     if all(r.name in trained for r in cell_runs):
       cell = cell_record(run.kind, run.depth, cell_runs, trained)
       cells[(run.kind, run.depth)] = cell
-      cli.write_atomic(os.path.join(out, f"{run.kind}_{run.depth}.json"), json.dumps(cell, indent=1) + "\n")
+      cli.write_atomic(os.path.join(out, f"{run.kind}_{run.depth}.json"), cli.to_json(cell, indent=1) + "\n")
       text = study_outputs(study, out, cells, trained, command)
   return text
 

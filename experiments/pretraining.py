@@ -307,7 +307,7 @@ def train_table(cells: list, out: str, workdir_root: str, command: str) -> str:
           f"{r['selected_member']}, epoch {r['best_validation_epoch']}), {r['seconds']:.0f} s charged "
           f"({r['pretrain_time_share']:.0%} pre-training), {r['run_seconds']:.0f} s in all", flush=True)
     figure(record, os.path.join(out, "validation_vs_time.png"))
-    cli.write_atomic(os.path.join(out, "table.json"), json.dumps(record, indent=1) + "\n")
+    cli.write_atomic(os.path.join(out, "table.json"), cli.to_json(record, indent=1) + "\n")
     text = table(record)
     cli.write_atomic(os.path.join(out, "table.md"), text)
   return table(record)

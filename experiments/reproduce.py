@@ -219,15 +219,30 @@ def table(record: dict) -> str:
   return "\n".join(lines) + "\n"
 
 
+def _earlier_record(path: str, command: str):
+  """The table1.json of an earlier run of the same command, to resume; None if there is none. Another
+  command's is a one-line ValueError: its results are never overwritten."""
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    record = json.load(f)
+  if record.get("command") != command:
+    raise ValueError(f"{path} holds the results of another command ({record.get('command')}); choose another "
+                     "--out, or run that command to resume it")
+  return record
+
+
 def reproduce(runs: list, out: str, workdir_root: str, budget_s: float, command: str) -> str:
   """Trains the runs one after the other; rewrites the table after each so finished rows are kept."""
   configs = [(name, configure(name, is_committee), is_committee) for name, is_committee in runs]
-  for path in [os.path.join(out, "table1.json")] + [os.path.join(workdir_root, name) for name, *_ in configs]:
-    if os.path.exists(path):
-      raise ValueError(f"{path} already exists; choose another --out or --workdir_root")
+  record = _earlier_record(os.path.join(out, "table1.json"), command) or {
+      "command": command, "budget_minutes": budget_s / 60, "dates": [], "rows": []}
   os.makedirs(out, exist_ok=True)
-  record = {"command": command, "budget_minutes": budget_s / 60, "dates": [], "rows": []}
+  done = {r["run"] for r in record["rows"]}
+  text = table(record)
   for name, cfg, is_committee in configs:
+    if name in done:  # a study stopped (preempted) after this run resumes after it
+      continue
     workdir = os.path.join(workdir_root, name)
     try:
       results, run_seconds = train(name, cfg, workdir, budget_s)
@@ -237,7 +252,7 @@ def reproduce(runs: list, out: str, workdir_root: str, budget_s: float, command:
     record["rows"].append(row(name, paper_row, results, run_seconds, out, workdir))
     record["dates"] = sorted({r["date"] for r in record["rows"]})
     text = table(record)
-    cli.write_atomic(os.path.join(out, "table1.json"), json.dumps(record, indent=1) + "\n")
+    cli.write_atomic(os.path.join(out, "table1.json"), cli.to_json(record, indent=1) + "\n")
     cli.write_atomic(os.path.join(out, "table1.md"), text)
   return text
 

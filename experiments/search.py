@@ -189,15 +189,27 @@ def _check_flags() -> list:
   return names
 
 
+def _recorded(out: str, run: Run) -> bool:
+  """Whether `out` holds the records of `run` already; records of another config are a one-line ValueError:
+  they are never overwritten."""
+  paths = [os.path.join(out, f"{name}.json") for name in run.members]
+  planned = {**json.loads(run.cfg.to_json()), "epochs": None}  # the budget decides the epochs
+  for path in filter(os.path.exists, paths):
+    with open(path) as f:
+      if {**json.load(f)["config"], "epochs": None} != planned:
+        raise ValueError(f"{path} already holds a result of another config; choose another --out")
+  return all(map(os.path.exists, paths))
+
+
 def search(names, tiny: bool, out: str, workdir_root: str, budget_s: float) -> str:
   """Trains the recipes' runs one after the other; writes each recipe's record and the summary as it goes."""
   runs = plan(names, tiny)
-  for run in runs:
-    for path in [os.path.join(out, f"{n}.json") for n in run.members] + [os.path.join(workdir_root, run.name)]:
-      if os.path.exists(path):
-        raise ValueError(f"{path} already holds a result; choose another --out or --workdir_root")
+  finished = {run.name for run in runs if _recorded(out, run)}
   os.makedirs(out, exist_ok=True)
+  table = _write_summary(out)
   for run in runs:
+    if run.name in finished:  # a search stopped (preempted) after this run resumes after it
+      continue
     workdir = os.path.join(workdir_root, run.name)
     print(f"{run.name}: {run.cfg.committee.size} member(s), {budget_s / len(runs):.0f} s, {workdir}", flush=True)
     try:
@@ -206,7 +218,7 @@ def search(names, tiny: bool, out: str, workdir_root: str, budget_s: float) -> s
       raise RuntimeError(f"run {run.name}: {cli.one_line(e)} (finished runs are in {out})") from e
     for name in run.members:
       record = recipe_record(name, run, results, history, timing, workdir, tiny)
-      cli.write_atomic(os.path.join(out, f"{name}.json"), json.dumps(record, indent=1) + "\n")
+      cli.write_atomic(os.path.join(out, f"{name}.json"), cli.to_json(record, indent=1) + "\n")
     table = _write_summary(out)
   return table
 

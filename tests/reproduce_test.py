@@ -135,10 +135,14 @@ def test_bad_flags_end_in_one_line_before_anything_is_written(tmp_path, args, me
   assert not (tmp_path / "out").exists() and not (tmp_path / "runs").exists()
 
 
-def test_an_existing_table_is_not_overwritten(budgeted):
+def test_the_same_command_resumes_and_another_never_overwrites_the_table(budgeted):
   tmp_path, _, table = budgeted
+  # The same command again (e.g. after a preemption): its finished runs are kept, nothing is trained again.
+  _, again = _reproduced(tmp_path, "--presets=net5", "--committee=none", "--budget_minutes=0.001", *TINY)
+  assert again == table
   done = _reproduce(tmp_path, "--presets=net1", "--committee=none", *TINY)
-  assert done.returncode == 1 and done.stderr == f"error: {tmp_path / 'out' / 'table1.json'} already exists; " \
-                                                 "choose another --out or --workdir_root\n"
+  assert done.returncode == 1 and done.stderr.startswith(
+      f"error: {tmp_path / 'out' / 'table1.json'} holds the results of another command (python -m experiments.")
+  assert len(done.stderr.splitlines()) == 1
   with open(tmp_path / "out" / "table1.json") as f:
     assert json.load(f) == table

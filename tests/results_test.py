@@ -168,3 +168,15 @@ def test_no_result_names_a_folder_of_the_machine_it_ran_on(path):
   for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
     found = ABSOLUTE.search(line)
     assert not found, f"{path.relative_to(RESULTS)}:{number}: absolute path {line[found.start():][:60]!r}"
+
+
+def _refuse(constant):
+  raise ValueError(f"{constant} is not JSON")
+
+
+@pytest.mark.parametrize("path", sorted(p for p in RESULTS.rglob("*") if p.suffix in (".json", ".jsonl")),
+                         ids=lambda p: str(p.relative_to(RESULTS)))
+def test_every_committed_json_file_is_valid_json(path):
+  # Python's json reads and writes NaN and Infinity, which are not JSON: a diverged run's loss is null.
+  for line in [path.read_text()] if path.suffix == ".json" else path.read_text().splitlines():
+    json.loads(line, parse_constant=_refuse)

@@ -167,9 +167,13 @@ def test_unknown_recipe_is_a_one_line_error(tmp_path):
   assert not (tmp_path / "out").exists()
 
 
-def test_results_are_never_overwritten(extended):
+def test_a_finished_recipe_is_kept_and_another_config_never_overwrites_it(extended):
   before = (extended / "lr_sweep.json").read_bytes()
-  done = _search(extended, "--recipes=lr_sweep")
-  assert done.returncode != 0 and len(done.stderr.strip().splitlines()) == 1
-  assert "lr_sweep.json already holds a result" in done.stderr
+  # The same recipes again (e.g. after a preemption): nothing left to train, the records stay as they are.
+  assert _search(extended, "--recipes=lr_sweep,ema_9999", "--budget_minutes=30").returncode == 0
+  assert (extended / "lr_sweep.json").read_bytes() == before
+  full_size = subprocess.run([sys.executable, "-m", "experiments.search", f"--out={extended}", "--recipes=lr_sweep"],
+                             cwd=REPO, capture_output=True, text=True, check=False)
+  assert full_size.returncode == 1 and full_size.stderr.splitlines() == [
+      f"error: {extended / 'lr_sweep.json'} already holds a result of another config; choose another --out"]
   assert (extended / "lr_sweep.json").read_bytes() == before

@@ -9,7 +9,6 @@ tensorboard/ and results.json, like a supervised run's.
 """
 
 import datetime
-import json
 import os
 
 import jax
@@ -82,7 +81,7 @@ def _results(cfg, record: dict, workdir: str, splits: dict) -> dict:
       "date": datetime.date.today().isoformat(),
   }
   if jax.process_index() == 0:
-    files.write_atomic(os.path.join(workdir, "results.json"), json.dumps(results, indent=2))
+    files.write_atomic(os.path.join(workdir, "results.json"), files.to_json(results, indent=2))
   return results
 
 

@@ -108,7 +108,9 @@ def simulate(log, tmp: str, venv: str) -> int:
     copy, out = os.path.join(tmp, "repo"), os.path.join(tmp, "out")
     device_copy(copy)
     offline = ["unshare", "--net"] if os.geteuid() == 0 else ["unshare", "--net", "--map-root-user"]
-    return run(log, [*offline, "env", f"OUT={out}", "make", "--no-print-directory", "gpu",
+    # Nor does the machine have this one's pip configuration (local wheel folders and indexes).
+    machine_env = ["env", "-u", "PIP_FIND_LINKS", f"PIP_CONFIG_FILE={os.devnull}", f"OUT={out}"]
+    return run(log, [*offline, *machine_env, "make", "--no-print-directory", "gpu",
                      f"PYTHON={python}", "GPU_FLAGS=--dry"], cwd=copy)
   except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
     sys.exit(f"error: {e}; see the log")
