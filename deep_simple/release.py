@@ -154,7 +154,6 @@ class Model:
   cfg: ml_collections.ConfigDict
   params_M: dict
   meta: dict
-  path: str
 
   @property
   def members(self) -> int:
@@ -178,7 +177,7 @@ def load(path: str) -> Model:
     raise ReleaseError(f"{path}: its weights do not fit its config: {wrong[0]} has shape {got.get(wrong[0])}, "
                        f"the model's is {expected.get(wrong[0])}")
   params_M = traverse_util.unflatten_dict({name[len(_PARAMS):]: a for name, a in arrays.items()}, sep="/")
-  return Model(cfg, params_M, meta, path)
+  return Model(cfg, params_M, meta)
 
 
 def member_inputs(model: Model, images_Nx28x28: np.ndarray) -> list:

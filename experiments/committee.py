@@ -40,7 +40,9 @@ SEED = flags.DEFINE_integer("seed", 0, "Seed of the random orders.")
 
 def release_paths(spec: str) -> list:
   """model.npz paths named by a glob or a comma-separated list of folders or files."""
-  named = sorted(p for part in spec.split(",") for p in (glob.glob(part) or [part]))
+  # A glob's matches are the run folders and .npz files it finds (not, e.g., a campaign's lock files).
+  found = lambda part: [p for p in glob.glob(part) if os.path.isdir(p) or p.endswith(".npz")] or [part]
+  named = sorted(p for part in spec.split(",") for p in found(part))
   paths = [os.path.join(p, release.FILE) if os.path.isdir(p) else p for p in named]
   missing = [p for p in paths if not os.path.isfile(p)]
   if missing:
