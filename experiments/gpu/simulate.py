@@ -66,13 +66,14 @@ def device_copy(target: str) -> None:
   shutil.copytree(os.path.join(REPO, ".gpu"), os.path.join(target, ".gpu"))
 
 
-def run(log, argv, **kwargs) -> int:
+def run(log, argv, required: bool = True, cwd=None) -> int:
+  """argv's exit status, its output into `log`; a `required` command that fails is a RuntimeError."""
   log.write(f"$ {' '.join(argv)}\n")
   log.flush()
-  done = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, check=False, **kwargs)
+  done = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, check=False, cwd=cwd)
   log.write(f"(exit status {done.returncode})\n")
   log.flush()
-  if done.returncode and not kwargs.get("cwd"):
+  if done.returncode and required:
     raise RuntimeError(f"{' '.join(argv)} failed with exit status {done.returncode}")
   return done.returncode
 
@@ -111,7 +112,7 @@ def simulate(log, tmp: str, venv: str) -> int:
     # Nor does the machine have this one's pip configuration (local wheel folders and indexes).
     machine_env = ["env", "-u", "PIP_FIND_LINKS", f"PIP_CONFIG_FILE={os.devnull}", f"OUT={out}"]
     return run(log, [*offline, *machine_env, "make", "--no-print-directory", "gpu",
-                     f"PYTHON={python}", "GPU_FLAGS=--dry"], cwd=copy)
+                     f"PYTHON={python}", "GPU_FLAGS=--dry"], required=False, cwd=copy)
   except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
     sys.exit(f"error: {e}; see the log")
 
