@@ -93,8 +93,9 @@ def test_a_member_run_is_its_member_of_the_committee(layouts, tmp_path):
                                                    _cnn_leaves(layouts, "committee", weights)):
         np.testing.assert_allclose(leaf[0], member_leaf[0], rtol=0, atol=3e-3)
         np.testing.assert_allclose(leaf[0], committee_leaf[m], rtol=0, atol=3e-3)
-    released = [arrays[f"cnn/member{m}/released_test_error"] for arrays in (here, layouts)]
-    assert abs(released[0] - released[1]) <= 1 / 500
+    # Counted in digits (of 500): that rounding may flip a near-tie or two.
+    released = [round(float(arrays[f"cnn/member{m}/released_test_error"]) * 500) for arrays in (here, layouts)]
+    assert abs(released[0] - released[1]) <= 2
 
 
 def test_committee_scores_average_softmax_outputs_or_count_votes(layouts):
