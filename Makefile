@@ -25,8 +25,10 @@ fashion-mnist:
 	@test -n "$$DEEP_SIMPLE_FASHION_MNIST_MIRROR" || test -d /usr/share/datasets/fashion-mnist || \
 	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q dataset-fashion-mnist; } >/dev/null
 
+# One worker per core (a test file stays on one worker: its module fixtures are built once); the slowest tests
+# are listed at the end.
 test: $(VENV)/.installed fashion-mnist
-	$(PY) -m pytest -q -rs tests
+	$(PY) -m pytest -q -rs -n auto --dist loadfile --durations=25 tests
 
 # The PyTorch peers of the benchmarks are a large install, so only `make bench` asks for them.
 $(VENV)/.bench: $(VENV)/.installed

@@ -1,6 +1,6 @@
 """Shared fixtures: real MNIST through the data layer, and small file systems to fill up.
 
-Sources and cache come from the environment: DEEP_SIMPLE_MNIST_MIRROR (local mirror folder) and
+Data sources and cache come from the environment: DEEP_SIMPLE_MNIST_MIRROR (local mirror folder) and
 DEEP_SIMPLE_DATA_DIR (cache root); see deep_simple.data.fetch.
 """
 
@@ -8,9 +8,17 @@ import os
 import pathlib
 import subprocess
 
-import pytest
+# Set before JAX starts: the suite compiles the same small programs in many processes (runs killed and resumed,
+# command lines), so they share XLA's compilations through JAX's persistent cache. Its key holds the program, the
+# XLA flags and the versions, so a test computes what it would without the cache.
+_REPO = pathlib.Path(__file__).resolve().parents[1]
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_REPO / ".cache" / "jax-compilation"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
-from deep_simple import data
+import pytest  # pylint: disable=wrong-import-position
+
+from deep_simple import data  # pylint: disable=wrong-import-position
 
 
 @pytest.fixture(scope="session")
