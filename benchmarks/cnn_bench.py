@@ -9,16 +9,22 @@ backward, what "auto" picks on CPU); the distorted row adds fresh distortions of
 RandomAffine + ElasticTransform per image for the peer (as benchmarks/train_bench.py). PyTorch: the same
 column from `nn.Conv2d`/`nn.MaxPool2d` in eager mode, a Python loop over batches, on the same cores.
 At --size=gpu, also one epoch of 35 columns side by side (mcdnn35) beside one column. Ratio: JAX time over
-PyTorch time per digit (< 1: JAX faster).
+PyTorch time per digit (< 1: JAX faster). Last, the MCDNN member's epoch (mcdnn35's recipe) as a fraction of the
+machine's matrix-multiply rate, a `jnp.dot` measured in the same run: near 1 only if the step is compute-bound.
 """
 
 import dataclasses
 import sys
 
+import jax
+import jax.numpy as jnp
+import numpy as np
+
 from benchmarks import common
 from benchmarks import committee_bench
 from benchmarks import train_bench
 from deep_simple import config
+from deep_simple import train
 from experiments.configs import mcdnn
 
 
@@ -94,6 +100,50 @@ def committee_rows(size: Size, repeats: int) -> list:
            "peer": "(absolute time)"} for name in trainers]
 
 
+MATMUL_SIDE = {"quick": 256, "cpu": 1_024, "gpu": 8_192}
+PEAK_COLUMNS = ["case", "net", "JAX digits", "JAX s/60k", "MFLOP/digit", "GFLOP/s", "matmul GFLOP/s", "fraction"]
+
+
+def matmul_flops_per_second(side: int, repeats: int) -> float:
+  """The machine's float32 matrix-multiply rate: a jitted `jnp.dot` of two side x side matrices."""
+  a = jnp.asarray(np.random.default_rng(0).standard_normal((side, side)), jnp.float32)
+  dot = jax.jit(jnp.dot)
+  seconds = common.timed({"dot": lambda: dot(a, a).block_until_ready()}, repeats)["dot"]["best"]
+  return 2 * side**3 / seconds
+
+
+def step_flops_per_digit(cfg) -> float:
+  """Floating-point operations of one training step of `cfg`, per digit, as XLA counts them."""
+  size = config.input_size(cfg)
+  state = train.create_state(jax.random.key(0), cfg, steps_per_epoch=1)
+  batch = {"images": jnp.zeros((cfg.batch_size, size, size), jnp.float32),
+           "labels": jnp.zeros((cfg.batch_size,), jnp.int32)}
+  cost = jax.jit(train.make_train_step(cfg)).lower(state, batch).compile().cost_analysis()
+  cost = cost[0] if isinstance(cost, list) else cost  # a list of one dict in older JAX
+  return cost["flops"] / cfg.batch_size
+
+
+def peak_rows(size_name: str, size: Size, repeats: int) -> list:
+  """The MCDNN member's training epoch (mcdnn35's recipe, one column, B=16) as a fraction of the matrix-multiply
+  rate measured in the same run: its step's arithmetic over the epoch's time, model only and distorted."""
+  peak = matmul_flops_per_second(MATMUL_SIDE[size_name], repeats)
+  rows = []
+  for distorted in (False, True):
+    cfg = mcdnn.get_config("mcdnn35")
+    cfg.committee.size, cfg.committee.widths, cfg.augment = 1, (), distorted
+    run, digits = train_bench.jax_epoch(cfg, size.digits)
+    seconds = common.timed({"epoch": run}, repeats)["epoch"]["best"]
+    flops = step_flops_per_digit(cfg)
+    rate = flops * digits / seconds
+    rows.append({"case": f"mcdnn35 member, B={cfg.batch_size}, {'distorted' if distorted else 'model only'}",
+                 "net": common.net_name(cfg), "JAX digits": digits, "JAX s/60k": common.per_epoch(seconds, digits),
+                 "MFLOP/digit": flops / 1e6, "GFLOP/s": rate / 1e9, "matmul GFLOP/s": peak / 1e9,
+                 "fraction": rate / peak,
+                 # As the other rows: this case's time over its peer's, here the time at the matmul rate.
+                 "peer": f"jnp.dot {MATMUL_SIDE[size_name]}x{MATMUL_SIDE[size_name]} rate", "ratio": peak / rate})
+  return rows
+
+
 def main(argv=None) -> list:
   args = common.parse_args(argv, __doc__.splitlines()[0], REPEATS)
   size = SIZES[args.size]
@@ -103,6 +153,7 @@ def main(argv=None) -> list:
   rows += [measure(size, b, "auto", True, torch_modules, args.repeats) for b in BATCH_SIZES]
   if size.committee_digits:
     rows += committee_rows(size, args.repeats)
+  peak = peak_rows(args.size, size, args.repeats)
   threads = common.threads()
   common.print_table(f"MCDNN column training epoch, {args.size} size, {threads} core(s): JAX train_epoch vs "
                      "PyTorch eager", rows, COLUMNS, notes=[
@@ -111,7 +162,13 @@ def main(argv=None) -> list:
       "XLA's on GPU), the batch size, and whether every digit is distorted afresh.",
       f"Both sides run on the same {threads} core(s) (torch.set_num_threads({threads})).",
   ])
-  return common.save_rows(args, rows)
+  common.print_table(f"MCDNN member's training epoch against the matrix-multiply rate, {args.size} size, {threads} "
+                     "core(s)", peak, PEAK_COLUMNS, notes=[
+      "MFLOP/digit: XLA's count of one training step's floating-point operations (forward and backward), per digit;"
+      " GFLOP/s: that over the epoch's best time; fraction: GFLOP/s over a jitted float32 jnp.dot's, measured here.",
+      "The evaluation of a member's epoch (validation and test digits) is not in these epochs.",
+  ])
+  return common.save_rows(args, rows + peak)
 
 
 if __name__ == "__main__":

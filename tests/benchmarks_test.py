@@ -124,8 +124,16 @@ def test_highway_bench_compares_with_pytorch(quick_runs):
   assert rows[0]["ratio"] == pytest.approx(rows[0]["JAX s"] / rows[0]["PyTorch s"]) and rows[0]["digits"] == 512
 
 
-def test_cnn_bench_times_every_convolution_against_pytorch(quick_runs):
+def _cnn_tables(quick_runs):
+  """(rows, printed text) of cnn_bench's two tables: the convolutions against PyTorch, the member's epoch against
+  the matrix-multiply rate (its last two rows)."""
   rows, text = quick_runs["cnn"]
+  convolutions, peak = text.split("\n## ")[1:]
+  return (rows[:-2], convolutions), (rows[-2:], peak)
+
+
+def test_cnn_bench_times_every_convolution_against_pytorch(quick_runs):
+  (rows, text), _ = _cnn_tables(quick_runs)
   _assert_printed(rows, text, cnn_bench.COLUMNS)
   assert [row["case"] for row in rows] == [
       f"{impl}, B={b}, model only" for b in (1, 32) for impl in ("im2col", "xla", "split")] + [
@@ -137,6 +145,19 @@ def test_cnn_bench_times_every_convolution_against_pytorch(quick_runs):
   _assert_complete(rows, cnn_bench.COLUMNS)
   for row in rows:
     assert row["ratio"] == pytest.approx(row["JAX s/60k"] / row["PyTorch s/60k"])
+
+
+def test_cnn_bench_measures_the_member_epoch_against_the_matmul_rate(quick_runs):
+  _, (rows, text) = _cnn_tables(quick_runs)
+  _assert_printed(rows, text, cnn_bench.PEAK_COLUMNS)
+  assert [row["case"] for row in rows] == ["mcdnn35 member, B=16, model only", "mcdnn35 member, B=16, distorted"]
+  _assert_complete(rows, cnn_bench.PEAK_COLUMNS + ["peer", "ratio"])
+  for row in rows:
+    # The column's forward pass is 1.89 M multiply-adds per digit (26x26x20x16 + 9x9x40x500 + 360x150 + 150x10),
+    # 3.8 MFLOP; a training step about three times that, less the first layer's input gradient.
+    assert 10 < row["MFLOP/digit"] < 12.5
+    assert row["fraction"] == pytest.approx(row["GFLOP/s"] / row["matmul GFLOP/s"]) and row["fraction"] > 0
+    assert row["ratio"] == pytest.approx(1 / row["fraction"])  # time over the time at the matmul rate
 
 
 def test_run_all_combines_every_comparison_under_the_machine(quick_runs, monkeypatch, capsys):
