@@ -45,6 +45,8 @@ def digit_grid(images_NxHxW, path: str, title: str = "", captions=None, columns:
   as they are, on white.
   """
   images_NxHxW = np.asarray(images_NxHxW)
+  if images_NxHxW.ndim == 4 and images_NxHxW.shape[-1] != 3:  # not RGB: the mean of the channels
+    images_NxHxW = images_NxHxW.mean(-1).astype(images_NxHxW.dtype)
   count = max(len(images_NxHxW), 1)
   grid_rows = math.ceil(count / columns)
   h, w = images_NxHxW.shape[1:3]

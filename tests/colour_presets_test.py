@@ -1,9 +1,6 @@
 """The MCDNN paper's CIFAR-10 and GTSRB columns: their architectures, and colour images through the whole loop
 (distortion, train step, epoch, committee, evaluation) on files in the published formats."""
 
-import numpy as np
-import pytest
-
 from deep_simple import config
 from deep_simple import loop
 from deep_simple import models
@@ -41,7 +38,7 @@ def _shrunk(cfg, folder, **overrides):
       str(folder), "relu", "sqrt_fan_in", 2.45)
   cfg.model.maps = (4,) * len(cfg.model.maps)
   cfg.model.hidden = (8,) * len(cfg.model.hidden)
-  cfg.batch_size, cfg.lr0, cfg.lr_decay, cfg.epochs = 8, 3e-3, 1.0, 2
+  cfg.batch_size, cfg.lr0, cfg.lr_decay, cfg.epochs = 8, 3e-3, 1.0, 1
   for key, value in overrides.items():
     cfg[key] = value
   return cfg
@@ -54,7 +51,8 @@ def test_cifar10_preset_trains_a_committee_on_the_binary_files(tmp_path):
   cfg.committee.size = 2
   results = loop.run(cfg, str(tmp_path / "run"))
   assert results["architecture"] == "4C3-MP2-4C2-MP2-4C3-MP2-4C2-MP2-8N-8N-10N"
-  assert len(results["params_per_member"]) == 2 and np.isfinite(results["final_train_loss"])
+  assert results["members"] == 2 and len(results["per_member"]) == 2
+  assert 0 <= results["selected"]["test_error_at_best_validation"] <= 1
 
 
 def test_gtsrb_preset_trains_on_the_published_layout(tmp_path):
@@ -62,4 +60,4 @@ def test_gtsrb_preset_trains_on_the_published_layout(tmp_path):
   cfg = _shrunk(gtsrb.get_config("column"), tmp_path / "gtsrb")
   results = loop.run(cfg, str(tmp_path / "run"))
   assert results["architecture"] == "4C7-MP2-4C4-MP2-4C4-MP2-8N-43N"
-  assert np.isfinite(results["final_train_loss"])
+  assert results["test_digits"] == 6 and 0 <= results["selected"]["test_error_at_best_validation"] <= 1

@@ -15,11 +15,14 @@ def test_ppm_parses_what_it_encodes_and_skips_header_comments():
   np.testing.assert_array_equal(gtsrb.parse_ppm(commented, "a.ppm"), image)
 
 
-def test_resize_keeps_a_flat_image_flat_and_averages_when_shrinking():
+def test_resize_keeps_flat_images_flat_same_sizes_alone_and_every_pixel_when_shrinking():
   np.testing.assert_array_equal(gtsrb.resize(np.full((30, 17, 3), 77, np.uint8), 12), 77)
-  stripes = np.zeros((4, 4, 1), np.uint8)
-  stripes[:, ::2] = 200  # every other column: halving averages each pair
-  np.testing.assert_array_equal(gtsrb.resize(stripes, 2), 100)
+  image = np.random.default_rng(1).integers(0, 256, (9, 9, 3), dtype=np.uint8)
+  np.testing.assert_array_equal(gtsrb.resize(image, 9), image)
+  # 8 -> 2: output pixel 0 is centred on input pixel 1.5; a plain bilinear filter would miss pixel 0.
+  dot = np.zeros((8, 8, 1), np.uint8)
+  dot[0, 0] = 255
+  assert gtsrb.resize(dot, 2)[0, 0, 0] > 0
 
 
 def test_load_crops_to_the_region_of_interest_and_resizes(tmp_path):

@@ -23,7 +23,10 @@ def load(dataset: "str | registry.Dataset" = "mnist", split: str = "train", data
   """
   if split not in registry.SPLIT_FILES:
     raise ValueError(f"unknown split {split!r}, expected one of {', '.join(registry.SPLIT_FILES)}")
-  return _load(registry.get(dataset), cache.data_root(data_dir), str(mirror) if mirror else None, image_size)[split]
+  dataset = registry.get(dataset)
+  if not mirror and not dataset.files:  # read in place: the folder is part of what is cached
+    mirror = os.environ.get(dataset.mirror_env)
+  return _load(dataset, cache.data_root(data_dir), str(mirror) if mirror else None, image_size)[split]
 
 
 def load_splits(dataset: "str | registry.Dataset" = "mnist", protocol: str = "paper", data_dir=None,
@@ -76,8 +79,8 @@ def _load(dataset: registry.Dataset, root: pathlib.Path, mirror: str | None,
 
 
 def _local_folder(dataset: registry.Dataset, mirror: str | None) -> pathlib.Path:
-  """The folder a dataset without fetched files is read from: `mirror` (config.mirror), else its env variable."""
-  folder = mirror or os.environ.get(dataset.mirror_env, "")
+  """The folder a dataset without fetched files is read from: `mirror` (config.mirror, else its variable)."""
+  folder = mirror
   if not folder:
     raise ValueError(f"{dataset.name} cannot be downloaded here: set --config.mirror (config.mirror) or "
                      f"${dataset.mirror_env} to a local folder holding {dataset.holds} (see README.md)")
