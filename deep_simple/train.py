@@ -11,8 +11,8 @@ compose like any JAX function, and editing the config afterwards changes nothing
 
 Inputs follow one contract for the step, the epoch and prediction (deep_simple/inputs.py): B x H x W x C images
 (B x H x W for one channel), uint8 or floating in [0, 1]. The rate is per example: a batch of B digits steps by
-B times it (config lr_scaling="linear"), whatever batch size the state was created with, so a last, smaller batch gets the
-right rate. The state is a flax `TrainState` carrying the model's `apply_fn` and the optax optimizer; the
+B times it (config lr_scaling="linear"), whatever batch size the state was created with, so a last, smaller batch
+gets the right rate. The state is a flax `TrainState` carrying the model's `apply_fn` and the optax optimizer; the
 schedule's values (lr0, lr_decay, lr_min) and the momentum live in the optimizer state
 (`optax.inject_hyperparams`), so committee members with different rates or momenta share one vmapped step.
 """
