@@ -37,8 +37,7 @@ class Inputs:
     """One-line ValueError saying what was expected, for a wrong shape, dtype or (concrete) range."""
     shape = tuple(images.shape)
     h, w, c = self.shape
-    if shape[1:] not in ((h, w, c), (h, w) if c == 1 else None):
-      # One channel: B x H x W as the digits come, or B x H x W x 1.
+    if shape[1:] != (h, w, c) and not (c == 1 and shape[1:] == (h, w)):  # digits come as B x H x W
       expected = f"B x {h} x {w} (config.pad_to_29 = {h == 29})" if c == 1 else f"B x {h} x {w} x {c}"
       raise ValueError(f"{where}: expected images of shape {expected}; got {shape}")
     floating = jnp.issubdtype(images.dtype, jnp.floating)

@@ -129,3 +129,14 @@ def test_committee_presets_train_on_4_devices_through_the_entry_point(tmp_path, 
   cfg = mcdnn.get_config(preset)
   assert sorted(set(cfg.committee.widths)) == [0, 10, 12, 14, 16, 18, 20]
   assert cfg.committee.widths.count(20) == members // 7
+
+
+def test_the_column_gives_the_same_outputs_on_digits_with_and_without_a_channel_axis(mnist_splits):
+  cfg = mcdnn.get_config("column")
+  state = train.create_state(jax.random.key(0), cfg, steps_per_epoch=1)
+  images = data.pad_to_29(mnist_splits["test"][0][:100])
+  predict = train.make_predict(cfg)
+  np.testing.assert_array_equal(predict(state.params, images), predict(state.params, images[..., None]))
+  with pytest.raises(ValueError, match=r"^predict: expected images of shape B x 29 x 29 \(config.pad_to_29 = True\); "
+                                       r"got \(100, 29, 29, 3\)$"):
+    predict(state.params, np.repeat(images[..., None], 3, -1))
