@@ -8,7 +8,7 @@
 Preset files (experiments/configs/*.py) start from `base_config` and set what differs.
 """
 
-import copy
+import json
 
 import ml_collections
 
@@ -98,11 +98,12 @@ def input_shape(cfg) -> tuple[int, int, int]:
 
 
 def from_fields(fields: dict) -> ml_collections.ConfigDict:
-  """The config of recorded fields (a run's config.json, a checkpoint's or a release's), with the defaults of the
-  fields added since it was recorded: the behaviour the run had."""
-  cfg = base_config(fields["model"]["name"])
-  cfg.update(copy.deepcopy(fields))
-  return cfg
+  """The config of recorded fields (a run's config.json, a checkpoint's or a release's) as they were recorded, with
+  the defaults of the fields added since: the behaviour the run had."""
+  def merged(defaults: dict, recorded: dict) -> dict:
+    return {**defaults, **{name: merged(defaults[name], value) if isinstance(defaults.get(name), dict) else value
+                           for name, value in recorded.items()}}
+  return ml_collections.ConfigDict(merged(json.loads(base_config(fields["model"]["name"]).to_json()), fields))
 
 
 def num_classes(cfg) -> int:
