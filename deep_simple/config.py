@@ -3,9 +3,12 @@
     cfg = config.base_config()            # net 1 of Ciresan et al. 2010, online, 800 epochs
     cfg = config.base_config("mlp")       # the same; another registered family gets its own model fields
     config.validate(cfg)                  # one-line ValueError naming the first field that cannot work
+    h, w, c = config.input_shape(cfg)     # the images the model takes: (29, 29, 1) for MNIST padded to 29
 
 Preset files (experiments/configs/*.py) start from `base_config` and set what differs.
 """
+
+import json
 
 import ml_collections
 
@@ -30,7 +33,8 @@ def base_config(model: str = "mlp") -> ml_collections.ConfigDict:
   c.name = ""
   c.seed = 0
 
-  # Data. Empty data_dir / mirror fall back to DEEP_SIMPLE_DATA_DIR / DEEP_SIMPLE_MNIST_MIRROR.
+  # Data. Empty data_dir / mirror fall back to DEEP_SIMPLE_DATA_DIR / the dataset's mirror variable
+  # (DEEP_SIMPLE_MNIST_MIRROR, DEEP_SIMPLE_CIFAR10_DIR, ...; deep_simple/data/registry.py).
   c.dataset = "mnist"
   c.data_dir = ""
   c.mirror = ""
@@ -38,7 +42,8 @@ def base_config(model: str = "mlp") -> ml_collections.ConfigDict:
   c.train_limit = 0  # Train on n digits only, a fixed random subset (0: all).
   c.eval_limit = 0  # Validate and test on n digits only, fixed random subsets (0: all).
   c.validation_limit = 0  # Validate on n digits only, overriding eval_limit (0: eval_limit's).
-  c.pad_to_29 = True  # Ciresan et al. 2010: 29x29 inputs (841 weights per first-layer unit).
+  c.pad_to_29 = True  # Ciresan et al. 2010: 29x29 inputs (841 weights per first-layer unit); 28x28 digits only.
+  c.image_size = 0  # Side the images are resized to, for datasets whose reader resizes (GTSRB); 0: the dataset's.
   c.input_range = "signed"  # Ciresan et al. 2010: pixels mapped to [-1, 1]; or "unit" for [0, 1].
 
   # Model: `name` picks the family (deep_simple/models), the other fields are the family's own.
@@ -86,9 +91,19 @@ def base_config(model: str = "mlp") -> ml_collections.ConfigDict:
   return c
 
 
-def input_size(cfg) -> int:
-  """Side of the square images the model takes."""
-  return 29 if cfg.pad_to_29 else 28
+def input_shape(cfg) -> tuple[int, int, int]:
+  """(H, W, C) of the images the model takes: the dataset's, padded to 29x29 with config.pad_to_29."""
+  h, w, c = data.image_shape(cfg.dataset, cfg.image_size)
+  return (29, 29, c) if cfg.pad_to_29 else (h, w, c)
+
+
+def from_fields(fields: dict) -> ml_collections.ConfigDict:
+  """The config of recorded fields (a run's config.json, a checkpoint's or a release's) as they were recorded, with
+  the defaults of the fields added since: the behaviour the run had."""
+  def merged(defaults: dict, recorded: dict) -> dict:
+    return {**defaults, **{name: merged(defaults[name], value) if isinstance(defaults.get(name), dict) else value
+                           for name, value in recorded.items()}}
+  return ml_collections.ConfigDict(merged(json.loads(base_config(fields["model"]["name"]).to_json()), fields))
 
 
 def num_classes(cfg) -> int:
@@ -134,7 +149,14 @@ def validate(cfg) -> None:
       raise ValueError(f"config.committee.{field} has {len(values)} values for {cfg.committee.size} members")
   if not all(0 <= m < 1 for m in cfg.committee.momentum):
     raise ValueError(f"config.committee.momentum must be in [0, 1); got {tuple(cfg.committee.momentum)}")
-  size = input_size(cfg)
+  shape = data.image_shape(cfg.dataset, cfg.image_size)
+  if cfg.pad_to_29 and shape != (28, 28, 1):
+    raise ValueError(f"config.pad_to_29 pads 28x28 digits; {cfg.dataset}'s images are {'x'.join(map(str, shape))}: "
+                     "set it to False")
+  if tuple(cfg.committee.widths) and shape[2] != 1:
+    raise ValueError(f"config.committee.widths normalise the widths of grayscale digits; {cfg.dataset}'s images "
+                     f"have {shape[2]} channels")
+  size = input_shape(cfg)[1]
   for w in cfg.committee.widths:
     if not (isinstance(w, int) and 0 <= w <= size):
       raise ValueError(f"config.committee.widths must be integers in [0, {size}] (0: original); got {w!r}")
@@ -142,8 +164,8 @@ def validate(cfg) -> None:
     distort.check_config(cfg.distort)
   except ValueError as e:
     raise ValueError(f"config.{e}") from None
-  models.check(cfg.model, size)
-  names = models.param_names(cfg.model, size, num_classes(cfg)) if cfg.frozen else ()
+  models.check(cfg.model, input_shape(cfg))
+  names = models.param_names(cfg.model, input_shape(cfg), num_classes(cfg)) if cfg.frozen else ()
   unknown = [name for name in cfg.frozen if name not in names]
   if unknown:
     raise ValueError(f"config.frozen names no parameters of the model: {', '.join(unknown)}; "

@@ -1,11 +1,13 @@
 """The one input contract of the train step, the training epoch and prediction.
 
-    images: B x S x S, S = 29 with config.pad_to_29 (the paper's inputs), else 28;
-            uint8 pixels (0-255) or floating pixels in [0, 1]; background 0.
+    images: B x H x W x C, (H, W, C) = config.input_shape (MNIST: 29 x 29 x 1 with config.pad_to_29, the paper's
+            inputs); a one-channel batch may also come as B x H x W. uint8 pixels (0-255) or floating pixels in
+            [0, 1]; background 0.
     labels: integers in [0, classes), shape B.
 
 The model's own input range (config.input_range: [-1, 1] or [0, 1]) is applied inside, so every function
-takes digits as they come from `deep_simple.data` (uint8) or from `deep_simple.distort` (floating).
+takes images as they come from `deep_simple.data` (uint8) or from `deep_simple.distort` (floating), and models
+receive B x H x W x C.
 Shapes and dtypes, an empty batch included, are checked when a function is traced, so also under `jax.jit`;
 value ranges (pixels, labels) can only be checked on concrete arrays, outside `jit` (`train.jit_train_step`
 checks them before its jitted step; under `jit` the step masks labels out of range, see train.make_train_step).
@@ -23,20 +25,21 @@ from deep_simple import data
 
 @dataclasses.dataclass(frozen=True)
 class Inputs:
-  size: int  # Side of the square images.
+  shape: tuple[int, int, int]  # H, W, C of the images.
   signed: bool  # Model range [-1, 1] (else [0, 1]).
   classes: int  # Labels are in [0, classes).
 
   @classmethod
   def from_config(cls, cfg) -> "Inputs":
-    return cls(config.input_size(cfg), cfg.input_range == "signed", config.num_classes(cfg))
+    return cls(config.input_shape(cfg), cfg.input_range == "signed", config.num_classes(cfg))
 
   def check(self, images, labels=None, where: str = "train_step") -> None:
     """One-line ValueError saying what was expected, for a wrong shape, dtype or (concrete) range."""
     shape = tuple(images.shape)
-    if len(shape) != 3 or shape[1:] != (self.size, self.size):
-      raise ValueError(f"{where}: expected images of shape B x {self.size} x {self.size} "
-                       f"(config.pad_to_29 = {self.size == 29}); got {shape}")
+    h, w, c = self.shape
+    if shape[1:] != (h, w, c) and not (c == 1 and shape[1:] == (h, w)):  # digits come as B x H x W
+      expected = f"B x {h} x {w} (config.pad_to_29 = {h == 29})" if c == 1 else f"B x {h} x {w} x {c}"
+      raise ValueError(f"{where}: expected images of shape {expected}; got {shape}")
     floating = jnp.issubdtype(images.dtype, jnp.floating)
     if images.dtype != np.uint8 and not floating:
       raise ValueError(f"{where}: expected uint8 pixels (0-255) or floating pixels in [0, 1]; got {images.dtype}")
@@ -60,6 +63,7 @@ class Inputs:
     return data.to_unit(images) if images.dtype == np.uint8 else images.astype(jnp.float32)
 
   def to_model(self, images):
-    """float32 pixels in the model's range."""
+    """float32 pixels in the model's range, B x H x W x C."""
     unit = self.to_unit(images)
-    return data.to_signed(unit) if self.signed else unit
+    unit_BxHxWxC = unit.reshape(*unit.shape[:1], *self.shape)
+    return data.to_signed(unit_BxHxWxC) if self.signed else unit_BxHxWxC

@@ -19,7 +19,6 @@ import time
 
 from absl import logging
 import jax
-import ml_collections
 import numpy as np
 
 from deep_simple import checkpoint
@@ -35,10 +34,10 @@ from deep_simple import workdir as workdir_lib
 
 
 def load_data(cfg, lay: committee.Layout):
-  """{split: (images, labels_N)}; images are uint8 NxSxS, or MxNxSxS when members see different widths."""
+  """{split: (images, labels_N)}; images are uint8 NxHxW(xC), or MxNxHxW when members see different widths."""
   splits = data.load_splits(cfg.dataset, cfg.protocol, data_dir=cfg.data_dir or None, mirror=cfg.mirror or None,
                             train_limit=cfg.train_limit, eval_limit=cfg.eval_limit,
-                            validation_limit=cfg.validation_limit)
+                            validation_limit=cfg.validation_limit, image_size=cfg.image_size)
   widths = tuple(cfg.committee.widths)
   slot_widths = [widths[(lay.first + slot) % len(widths)] for slot in range(lay.padded)] if widths else []
   out = {}
@@ -75,7 +74,7 @@ def _classification(cfg, lay: committee.Layout, eval_splits: dict, workdir: str)
   of the best validation epoch with its misclassified test digits, each member's test-digit correctness at its
   own best validation epoch, and each weight set's best epoch so far as a release candidate
   (deep_simple/release.py)."""
-  predict = committee.predict_fn(cfg, lay, eval_splits["test"][0].ndim == 4)
+  predict = committee.predict_fn(cfg, lay, bool(cfg.committee.widths))  # members see their own widths
   test_labels = eval_splits["test"][1]
 
   def keep_if_best(weights: str, params_M, test_scores, entry: dict, history: list) -> None:
@@ -144,7 +143,7 @@ def restore(workdir: str, create=train.create_state):
   found = {}
 
   def template(record):
-    found["cfg"] = cfg = ml_collections.ConfigDict(record["config"])
+    found["cfg"] = cfg = config.from_fields(record["config"])
     found["state"] = committee.host_template(cfg, committee.run_layout(cfg), create)
     return train.arrays(found["state"])
 
@@ -250,7 +249,7 @@ def run(cfg, workdir: str, on_epoch=None, init_params=None, task: Task = CLASSIF
 def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch, init_params, task: Task) -> dict:
   """`run` in the locked workdir."""
   train_images, train_labels = splits["train"]
-  per_member = train_images.ndim == 4
+  per_member = bool(cfg.committee.widths)  # members see their own widths
   steps_per_epoch = len(train_labels) // cfg.batch_size
 
   images_sharding = lay.by_member if per_member else lay.replicated

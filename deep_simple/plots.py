@@ -41,15 +41,19 @@ def learning_curves(history: list, path: str, title: str) -> None:
 def digit_grid(images_NxHxW, path: str, title: str = "", captions=None, columns: int = 12) -> None:
   """Digits tiled row by row into one image (one `imshow`: fast for hundreds), each under its caption.
 
-  Pixels are uint8 (0-255) or floating in [0, 1]; ink is drawn black on white.
+  Pixels are uint8 (0-255) or floating in [0, 1]; ink is drawn black on white. Colour images (NxHxWx3) are drawn
+  as they are, on white.
   """
   images_NxHxW = np.asarray(images_NxHxW)
+  if images_NxHxW.ndim == 4 and images_NxHxW.shape[-1] != 3:  # not RGB: the mean of the channels
+    images_NxHxW = images_NxHxW.mean(-1).astype(images_NxHxW.dtype)
   count = max(len(images_NxHxW), 1)
   grid_rows = math.ceil(count / columns)
-  h, w = images_NxHxW.shape[1:]
+  h, w = images_NxHxW.shape[1:3]
+  colour = images_NxHxW.ndim == 4
   top_margin = 10 if captions is not None else 1  # room for the caption above each digit
   cell_h, cell_w = h + top_margin + 2, w + 4
-  mosaic = np.zeros((grid_rows * cell_h, columns * cell_w), np.float32)
+  mosaic = np.full((grid_rows * cell_h, columns * cell_w, *images_NxHxW.shape[3:]), float(colour), np.float32)
   fig = Figure(figsize=(columns * cell_w / 40, grid_rows * cell_h / 40 + 0.4))
   ax = fig.subplots()
   peak = 255.0 if images_NxHxW.dtype == np.uint8 else 1.0
@@ -58,7 +62,7 @@ def digit_grid(images_NxHxW, path: str, title: str = "", captions=None, columns:
     mosaic[top + top_margin:top + top_margin + h, left + 2:left + 2 + w] = image / peak
     if captions is not None and captions[k]:
       ax.text(left + cell_w / 2, top + top_margin - 2, captions[k], ha="center", fontsize=6)
-  ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+  ax.imshow(mosaic, **({} if colour else dict(cmap="gray_r", vmin=0, vmax=1)), interpolation="nearest")
   ax.axis("off")
   if title:
     ax.set_title(title, fontsize=8)

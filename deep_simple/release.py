@@ -41,6 +41,7 @@ FORMAT = "deep_simple.release/1"
 FILE = "model.npz"
 _META = "release.json"
 _PARAMS = "params/"
+_INPUT_NOTE = {"mnist": "uint8 28x28 digits, white on black (MNIST)"}
 
 
 class ReleaseError(ValueError):
@@ -86,7 +87,7 @@ def candidate_meta(cfg, weights: str, entry: dict, misclassified: list) -> dict:
       "family": cfg.model.name,
       "architecture": models.describe(cfg.model, config.num_classes(cfg)),
       "members": list(members),
-      "preprocessing": {"input": "uint8 28x28 digits, white on black (MNIST)",
+      "preprocessing": {"input": _INPUT_NOTE.get(cfg.dataset, f"uint8 images of {cfg.dataset}"),
                         "width": [widths[m] if widths else 0 for m in members],  # 0: the original digits
                         "pad_to_29": cfg.pad_to_29, "input_range": cfg.input_range},
       "weights": weights,
@@ -163,10 +164,10 @@ class Model:
 def load(path: str) -> Model:
   """The release in `path`; ReleaseError (one line) if it is corrupt or its weights do not fit its config."""
   meta, arrays = _read(path)
-  cfg = ml_collections.ConfigDict(meta["config"])
   try:
+    cfg = config.from_fields(meta["config"])
     config.validate(cfg)
-    shapes = models.param_shapes(cfg.model, config.input_size(cfg), config.num_classes(cfg))
+    shapes = models.param_shapes(cfg.model, config.input_shape(cfg), config.num_classes(cfg))
   except (ValueError, KeyError, AttributeError) as e:
     raise ReleaseError(f"{path}: its config cannot build a model ({e})") from None
   expected = {_PARAMS + name: (len(meta["members"]), *s.shape)
@@ -180,14 +181,17 @@ def load(path: str) -> Model:
   return Model(cfg, params_M, meta)
 
 
-def member_inputs(model: Model, images_Nx28x28: np.ndarray) -> list:
-  """Each member's input: the digits width-normalised as its member was trained, padded to 29x29."""
-  images_Nx28x28 = np.asarray(images_Nx28x28)
-  if images_Nx28x28.ndim != 3 or images_Nx28x28.shape[1:] != (28, 28) or images_Nx28x28.dtype != np.uint8:
-    raise ValueError(f"release.predict: expected uint8 Nx28x28 digits (MNIST); got {images_Nx28x28.dtype} "
-                     f"{images_Nx28x28.shape}")
+def member_inputs(model: Model, images: np.ndarray) -> list:
+  """Each member's input: the images as the dataset has them (MNIST: uint8 Nx28x28 digits), width-normalised as
+  its member was trained, padded to 29x29 where it was."""
+  images = np.asarray(images)
+  h, w, c = data.image_shape(model.cfg.dataset, model.cfg.image_size)
+  expected = (h, w) if c == 1 else (h, w, c)
+  if images.shape[1:] != expected or images.dtype != np.uint8:
+    raise ValueError(f"release.predict: expected uint8 Nx{'x'.join(map(str, expected))} images "
+                     f"({model.cfg.dataset}); got {images.dtype} {images.shape}")
   pre = model.meta["preprocessing"]
-  by_width = {w: width.normalize_width(images_Nx28x28, w) for w in set(pre["width"])}
+  by_width = {w: width.normalize_width(images, w) if w else images for w in set(pre["width"])}
   return [data.pad_to_29(by_width[w]) if pre["pad_to_29"] else by_width[w] for w in pre["width"]]
 
 
@@ -199,7 +203,7 @@ def _jitted_predict(fields: str):
 def member_probs(model: Model, images_Nx28x28: np.ndarray) -> np.ndarray:
   """probs_MxNxK: every member's softmax outputs."""
   # One compilation for all releases of one model (the members of a committee differ in other fields).
-  fields = {k: model.cfg[k] for k in ("model", "dataset", "pad_to_29", "input_range", "eval_batch")}
+  fields = {k: model.cfg[k] for k in ("model", "dataset", "pad_to_29", "image_size", "input_range", "eval_batch")}
   predict = _jitted_predict(json.dumps(ml_collections.ConfigDict(fields).to_dict(), sort_keys=True))
   return np.stack([np.asarray(predict(jax.tree.map(lambda x, m=m: x[m], model.params_M), images))
                    for m, images in enumerate(member_inputs(model, images_Nx28x28))])
@@ -216,4 +220,4 @@ def splits(model: Model) -> dict:
   cfg = model.cfg
   return data.load_splits(cfg.dataset, cfg.protocol, data_dir=cfg.data_dir or None, mirror=cfg.mirror or None,
                           train_limit=cfg.train_limit, eval_limit=cfg.eval_limit,
-                          validation_limit=cfg.validation_limit)
+                          validation_limit=cfg.validation_limit, image_size=cfg.image_size)

@@ -102,7 +102,7 @@ def summarise(cfg, record: dict, digits: dict) -> dict:
       "protocol": cfg.protocol,
       "model": cfg.model.to_dict(),
       "architecture": models.describe(cfg.model, classes),
-      "parameters_per_member": models.count_params(cfg.model, config.input_size(cfg), classes),
+      "parameters_per_member": models.count_params(cfg.model, config.input_shape(cfg), classes),
       "members": len(config.trained_members(cfg)),
       "committee_member": cfg.committee.member,
       "epochs": record["epoch"],
@@ -136,7 +136,7 @@ def write_outputs(cfg, record: dict, results: dict, test_split, workdir: str) ->
   with files.replacing(os.path.join(workdir, "learning_curve.png")) as path:
     plots.learning_curves(record["history"], path, title=f"{cfg.name}: error per epoch")
   images, labels = test_split
-  images = images[0] if images.ndim == 4 else images  # members' own widths: show the first member's input
+  images = images[0] if tuple(cfg.committee.widths) else images  # members' own widths: the first member's input
   with files.replacing(os.path.join(workdir, "misclassified.png")) as path:
     plots.misclassified(images, record["best"]["misclassified"], path,
                         title=f"{cfg.name}: the {len(record['best']['misclassified'])} misclassified test digits "

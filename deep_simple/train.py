@@ -9,10 +9,10 @@ compose like any JAX function, and editing the config afterwards changes nothing
     step = jax.jit(train.make_train_step(cfg), donate_argnums=0)
     state, metrics = step(state, {"images": images_Bx29x29, "labels": labels_B})
 
-Inputs follow one contract for the step, the epoch and prediction (deep_simple/inputs.py): B x S x S digits,
-uint8 or floating in [0, 1]. The rate is per example: a batch of B digits steps by B times it (config
-lr_scaling="linear"), whatever batch size the state was created with, so a last, smaller batch gets the
-right rate. The state is a flax `TrainState` carrying the model's `apply_fn` and the optax optimizer; the
+Inputs follow one contract for the step, the epoch and prediction (deep_simple/inputs.py): B x H x W x C images
+(B x H x W for one channel), uint8 or floating in [0, 1]. The rate is per example: a batch of B digits steps by
+B times it (config lr_scaling="linear"), whatever batch size the state was created with, so a last, smaller batch
+gets the right rate. The state is a flax `TrainState` carrying the model's `apply_fn` and the optax optimizer; the
 schedule's values (lr0, lr_decay, lr_min) and the momentum live in the optimizer state
 (`optax.inject_hyperparams`), so committee members with different rates or momenta share one vmapped step.
 """
@@ -76,8 +76,7 @@ def create_state(key, cfg, steps_per_epoch: int, lr0=None, lr_decay=None, moment
   """A fresh state; lr0 (per example), lr_decay and momentum default to the config's and may be traced
   (vmap). A momentum is ignored by an optimizer without one: then every configured momentum is 0."""
   model = models.build(cfg.model, config.num_classes(cfg))
-  size = config.input_size(cfg)
-  params = model.init(key, jnp.zeros((1, size, size), jnp.float32))["params"]
+  params = model.init(key, jnp.zeros((1, *config.input_shape(cfg)), jnp.float32))["params"]
   return init_state(TrainState, model.apply, params, cfg, steps_per_epoch, lr0, lr_decay, momentum)
 
 
@@ -224,7 +223,7 @@ def make_predict(cfg):
     n = images_NxSxS.shape[0]
     chunk = min(eval_batch, n)
     padded = -n % chunk
-    images = jnp.pad(images_NxSxS, ((0, padded), (0, 0), (0, 0)))
+    images = jnp.pad(images_NxSxS, ((0, padded),) + ((0, 0),) * (images_NxSxS.ndim - 1))
     images_CxBxSxS = images.reshape(-1, chunk, *images.shape[1:])
 
     def probs(images_BxSxS):

@@ -97,7 +97,7 @@ class Run:
   @property
   def cost(self) -> float:
     """Work per epoch, up to a constant: members x weights per net."""
-    return self.cfg.committee.size * models.count_params(self.cfg.model, config.input_size(self.cfg),
+    return self.cfg.committee.size * models.count_params(self.cfg.model, config.input_shape(self.cfg),
                                                           config.num_classes(self.cfg))
 
 

@@ -24,20 +24,20 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_mcdnn_column_has_76040_weights_and_the_papers_name():
   cfg = mcdnn.get_config("column")
-  assert models.count_params(cfg.model, 29, 10) == 76_040
+  assert models.count_params(cfg.model, (29, 29, 1), 10) == 76_040
   assert models.describe(cfg.model, 10) == "20C4-MP2-40C5-MP3-150N-10N"
   # 20 x (4x4 + 1) + 40 x (5x5x20 + 1) + 150 x (3x3x40 + 1) + 10 x (150 + 1)
   assert 20 * 17 + 40 * 501 + 150 * 361 + 10 * 151 == 76_040
-  assert models.param_names(cfg.model, 29, 10) == ("Conv_0", "Conv_1", "Dense_0", "Dense_1")
+  assert models.param_names(cfg.model, (29, 29, 1), 10) == ("Conv_0", "Conv_1", "Dense_0", "Dense_1")
   dannet = mcdnn.get_config("dannet")
   assert models.describe(dannet.model, 10) == "20C2-MP2-40C3-MP2-60C3-80C2-100C2-120C2-120N-10N"
-  assert models.count_params(dannet.model, 29, 10) == 144_230
+  assert models.count_params(dannet.model, (29, 29, 1), 10) == 144_230
 
 
 @pytest.mark.parametrize("activation", ["scaled_tanh", "relu"])
 def test_column_outputs_and_gradients_agree_for_both_convolutions(mnist_splits, activation):
   images, labels = mnist_splits["test"]
-  x = data.to_signed(data.to_unit(data.pad_to_29(images[:64])))
+  x = data.to_signed(data.to_unit(data.pad_to_29(images[:64])))[..., None]  # models take NHWC
   cfg = mcdnn.get_config("column").model
   cfg.activation = activation
   outputs = {}
@@ -129,3 +129,14 @@ def test_committee_presets_train_on_4_devices_through_the_entry_point(tmp_path, 
   cfg = mcdnn.get_config(preset)
   assert sorted(set(cfg.committee.widths)) == [0, 10, 12, 14, 16, 18, 20]
   assert cfg.committee.widths.count(20) == members // 7
+
+
+def test_the_column_gives_the_same_outputs_on_digits_with_and_without_a_channel_axis(mnist_splits):
+  cfg = mcdnn.get_config("column")
+  state = train.create_state(jax.random.key(0), cfg, steps_per_epoch=1)
+  images = data.pad_to_29(mnist_splits["test"][0][:100])
+  predict = train.make_predict(cfg)
+  np.testing.assert_array_equal(predict(state.params, images), predict(state.params, images[..., None]))
+  with pytest.raises(ValueError, match=r"^predict: expected images of shape B x 29 x 29 \(config.pad_to_29 = True\); "
+                                       r"got \(100, 29, 29, 3\)$"):
+    predict(state.params, np.repeat(images[..., None], 3, -1))

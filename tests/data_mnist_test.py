@@ -56,7 +56,7 @@ def test_load_is_cached_and_read_only(mnist_splits):
 @pytest.mark.parametrize("call, message", [
     (lambda: data.load("mnist", "validation"), "unknown split 'validation', expected one of train, test"),
     (lambda: data.load_splits("mnist", protocol="kfold"), "unknown protocol 'kfold', expected one of paper, holdout"),
-    (lambda: data.load("cifar"), "unknown dataset 'cifar', expected one of mnist, fashion_mnist"),
+    (lambda: data.load("cifar"), "unknown dataset 'cifar', expected one of mnist, fashion_mnist, cifar10, gtsrb"),
 ])
 def test_bad_arguments(call, message):
   with pytest.raises(ValueError, match=f"^{message}$"):

@@ -196,3 +196,28 @@ def test_show_distortions_writes_the_grid(tmp_path):
                         "--distort.sigma_range=(6.0, 5.0)"], capture_output=True, text=True)
   assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1].startswith("error: --distort: ")
   assert not (tmp_path / "grid.png.bad").exists()
+
+
+def test_every_channel_of_an_image_moves_by_its_one_field(mnist_train):
+  # Three different digits as the channels of one image: each channel comes out as that digit alone would.
+  images, labels = mnist_train
+  gray_3xBxHxW = images[:96].reshape(3, 32, 28, 28)
+  colour_BxHxWx3 = np.moveaxis(gray_3xBxHxW, 0, -1)
+  fn = _jitted()
+  out_BxHxWx3 = np.asarray(fn(jax.random.key(7), colour_BxHxWx3, labels[:32]))
+  for c in range(3):
+    np.testing.assert_array_equal(out_BxHxWx3[..., c], fn(jax.random.key(7), gray_3xBxHxW[c], labels[:32]))
+  one_channel = np.asarray(fn(jax.random.key(7), gray_3xBxHxW[0][..., None], labels[:32]))
+  np.testing.assert_array_equal(one_channel[..., 0], out_BxHxWx3[..., 0])
+
+
+def test_hflip_mirrors_about_half_the_images_and_leaves_the_other_draws_alone(mnist_train):
+  images, labels = mnist_train
+  key, batch = jax.random.key(3), (images[:200], labels[:200])
+  out, params = _jitted(return_params=True)(key, *batch)
+  flipped, flip_params = _jitted(return_params=True, hflip=True)(key, *batch)
+  flips = np.asarray(flip_params["hflip"])
+  assert 60 < flips.sum() < 140 and not np.asarray(params["hflip"]).any()
+  np.testing.assert_array_equal(flip_params["noise"], params["noise"])
+  expected = np.where(flips[:, None, None], np.asarray(out)[:, :, ::-1], np.asarray(out))
+  np.testing.assert_array_equal(np.asarray(flipped), expected)

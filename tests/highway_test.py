@@ -106,7 +106,7 @@ def test_every_member_draws_its_own_gate_bias_from_its_init_key():
 
 @pytest.mark.parametrize("gated, width, per_layer", [(True, 50, 2 * (50 * 50 + 50)), (False, 71, 71 * 71 + 71)])
 def test_highway_and_plain_layers_hold_about_5000_weights(gated, width, per_layer):
-  count = lambda depth: models.count_params(_model_cfg(depth=depth, width=width, gated=gated), 28, 10)
+  count = lambda depth: models.count_params(_model_cfg(depth=depth, width=width, gated=gated), (28, 28, 1), 10)
   assert count(11) - count(10) == per_layer
   assert count(1) == 784 * width + width + width * 10 + 10
   assert models.describe(_model_cfg(depth=100, width=width, gated=gated), 10) == \

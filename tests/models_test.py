@@ -22,7 +22,7 @@ def test_parameter_counts_match_table1(net):
   hidden, millions = TABLE1[net]
   cfg = config.base_config()
   cfg.model.hidden = hidden
-  count = models.count_params(cfg.model, config.input_size(cfg), config.num_classes(cfg))
+  count = models.count_params(cfg.model, config.input_shape(cfg), config.num_classes(cfg))
   sizes = (841, *hidden, 10)
   assert count == sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
   assert int(count / 1e4) / 100 == millions

@@ -3,13 +3,16 @@
 import pytest
 
 from deep_simple import config
+from experiments.configs import cifar10
 from experiments.configs import committee
+from experiments.configs import gtsrb
 from experiments.configs import highway
 from experiments.configs import mcdnn
 from experiments.configs import paper
 from experiments.configs import search
 
-PRESET_FILES = {"paper": paper, "committee": committee, "search": search, "highway": highway, "mcdnn": mcdnn}
+PRESET_FILES = {"paper": paper, "committee": committee, "search": search, "highway": highway, "mcdnn": mcdnn,
+                "cifar10": cifar10, "gtsrb": gtsrb}
 
 
 @pytest.mark.parametrize("file, preset", [(f, p) for f, module in PRESET_FILES.items()

@@ -115,3 +115,13 @@ def test_the_cli_classifies_png_files_as_predict_does(finished, tmp_path):
   done = subprocess.run([sys.executable, "-m", "experiments.classify", f"--model={workdir}/model.npz",
                          str(tmp_path / "small.png")], cwd=REPO, capture_output=True, text=True, check=False)
   assert done.returncode == 1 and "expected 28x28 pixels" in done.stderr
+
+
+def test_a_model_released_before_images_had_channels_loads_and_misclassifies_the_same_digits(mnist_splits):
+  # Released by an earlier version (its config lacks the fields added since), run on B x 29 x 29 digits then:
+  # the same test digits wrong now, digit for digit.
+  model = release.load(os.path.join(REPO, "results", "mcdnn35-cpu", "member00", release.FILE))
+  assert "image_size" not in model.meta["config"] and model.cfg.model.padding == "valid"
+  images, labels = mnist_splits["test"]
+  wrong = np.flatnonzero(release.predict(model, images).argmax(-1) != labels)
+  assert wrong.tolist() == [m[0] for m in model.meta["misclassified"]]

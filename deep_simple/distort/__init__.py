@@ -1,9 +1,10 @@
-"""Per-digit random distortions: rotation, horizontal shear, scaling and Simard's elastic field.
+"""Per-image random distortions: rotation, horizontal shear, scaling, Simard's elastic field and, as an option,
+horizontal flips.
 
-Every digit draws its own angles, scales, sigma, alpha and its own two noise fields (one per axis, draw.py).
-The affine map and the smoothed elastic field are composed into one sampling grid (grid.py), and the digit is
-resampled once, bilinearly, with background 0 outside the image (bilinear.py). All three are written for one
-digit; distort() vmaps them over the batch.
+Every image draws its own angles, scales, sigma, alpha and its own two noise fields (one per axis, draw.py).
+The affine map and the smoothed elastic field are composed into one sampling grid (grid.py), and the image is
+resampled once, bilinearly, with background 0 outside the image (bilinear.py): all channels of a colour image by
+the same grid. All three are written for one image; distort() vmaps them over the batch.
 """
 
 import os
@@ -26,28 +27,31 @@ def distort(key, images_BxHxW, labels_B, cfg, return_params=False):
 
   Args:
     key: a jax.random key; image i uses jax.random.split(key, B)[i].
-    images_BxHxW: float32 or bfloat16 images in [0, 1], background 0 (computed in float32).
+    images_BxHxW: float32 or bfloat16 images in [0, 1], background 0 (computed in float32); or images_BxHxWxC,
+      every channel of an image moved by its one grid.
     labels_B: integer labels; labels in cfg.narrow_labels get cfg.narrow_max_deg as their angle bound.
     cfg: default_config() or a variant; its values are Python constants at trace time.
     return_params: also return the drawn parameters.
 
   Returns:
-    images_BxHxW of the input's dtype, or (images_BxHxW, params) where params holds per-image arrays:
-    rotation_deg, shear_deg, scale_x, scale_y, sigma, alpha (shape B) and noise (B x 2 x H x W, the raw
+    images of the input's shape and dtype, or (images, params) where params holds per-image arrays:
+    rotation_deg, shear_deg, scale_x, scale_y, sigma, alpha, hflip (shape B) and noise (B x 2 x H x W, the raw
     uniform fields before smoothing; channel 0 moves x, channel 1 moves y).
   """
-  if images_BxHxW.ndim != 3 or not jnp.issubdtype(images_BxHxW.dtype, jnp.floating):
-    raise ValueError(f"distort: images must be a floating B x H x W array, got {images_BxHxW.dtype} "
-                     f"{tuple(images_BxHxW.shape)}")
+  if images_BxHxW.ndim not in (3, 4) or not jnp.issubdtype(images_BxHxW.dtype, jnp.floating):
+    raise ValueError(f"distort: images must be a floating B x H x W or B x H x W x C array, got "
+                     f"{images_BxHxW.dtype} {tuple(images_BxHxW.shape)}")
   if tuple(labels_B.shape) != tuple(images_BxHxW.shape[:1]):
     raise ValueError(f"distort: labels of shape {tuple(labels_B.shape)} for {images_BxHxW.shape[0]} images")
   check_config(cfg)
-  b, h, w = images_BxHxW.shape
+  b, h, w = images_BxHxW.shape[:3]
+  # A channel axis maps the one-image sampler over the channels, all read at the same coordinates.
+  sample = bilinear.sample if images_BxHxW.ndim == 3 else jax.vmap(bilinear.sample, (-1, None, None), -1)
 
-  def one(key, image_HxW, label):
+  def one(key, image, label):
     params = draw.draw(key, label, h, w, cfg)
-    out_HxW = bilinear.sample(image_HxW.astype(jnp.float32), *grid.source_coordinates(params, h, w, cfg))
-    return out_HxW.astype(image_HxW.dtype), params
+    out = sample(image.astype(jnp.float32), *grid.source_coordinates(params, h, w, cfg))
+    return out.astype(image.dtype), params
 
   keys_B = jax.random.split(key, b)
   ends = np.linspace(0, b, _parts(b) + 1).astype(int)

@@ -17,6 +17,9 @@ def default_config() -> ml_collections.ConfigDict:
       elastic=True,
       sigma_range=(5.0, 6.0),  # sigma in [5, 6] pixels, Ciresan et al. 2010 (Simard et al. 2003: 4).
       alpha_range=(36.0, 38.0),  # alpha in [36, 38], Ciresan et al. 2010 (Simard et al. 2003: 34).
+      # Mirror half the images left to right: for datasets whose classes survive it (objects, not digits or
+      # signs); not in the papers.
+      hflip=False,
   ))
 
 
@@ -28,7 +31,8 @@ def check(cfg) -> None:
            ("narrow_max_deg", angles_ok, "in [0, 90)"),
            ("max_scale", lambda g: 0 <= g < 1, "in [0, 1)"),
            ("sigma_range", lambda r: len(r) == 2 and 0 < r[0] <= r[1], "(low, high) with 0 < low <= high"),
-           ("alpha_range", lambda r: len(r) == 2 and 0 <= r[0] <= r[1], "(low, high) with 0 <= low <= high")]
+           ("alpha_range", lambda r: len(r) == 2 and 0 <= r[0] <= r[1], "(low, high) with 0 <= low <= high"),
+           ("hflip", lambda f: isinstance(f, bool), "True or False")]
   for name, ok, rule in rules:
     if not ok(cfg[name]):
       raise ValueError(f"distort.{name} must be {rule}, got {cfg[name]}")

@@ -7,11 +7,12 @@ from deep_simple.distort import noise
 
 
 def draw(key, label, h, w, cfg):
-  """{rotation_deg, shear_deg, scale_x, scale_y, sigma, alpha: scalars; noise: 2 x H x W} for one digit.
+  """{rotation_deg, shear_deg, scale_x, scale_y, sigma, alpha, hflip: scalars; noise: 2 x H x W} for one digit.
 
   Angles are uniform in [-b, b] with b = cfg.narrow_max_deg for labels in cfg.narrow_labels, else the
   part's own bound. A part that is off gives the constants that leave the digit alone (angle 0, scale 1,
-  alpha = sigma = 0 and zero noise) and draws nothing.
+  alpha = sigma = 0, zero noise, no flip) and draws nothing. The flip's coin comes from a key of its own, so turning
+  it on leaves the other draws as they were.
   """
   k_scalars, k_noise = jax.random.split(key)
   u_6 = jax.random.uniform(k_scalars, (6,), jnp.float32, -1.0, 1.0)
@@ -34,4 +35,5 @@ def draw(key, label, h, w, cfg):
       scale_x=scale_x, scale_y=scale_y,
       sigma=in_range(u_6[4], *cfg.sigma_range) if cfg.elastic else zero,
       alpha=in_range(u_6[5], *cfg.alpha_range) if cfg.elastic else zero,
+      hflip=jax.random.bernoulli(jax.random.fold_in(key, 1)) if cfg.hflip else jnp.zeros((), bool),
       noise=noise_2xHxW)

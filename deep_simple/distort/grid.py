@@ -5,7 +5,8 @@ Output pixel p = (x, y) (column, row; y points down) reads the input at
     T^-1 (p - c) + c + alpha * (G_y @ noise @ G_x)(p),   c = ((W-1)/2, (H-1)/2),
     T = R(rotation) @ [[1, tan(shear)], [0, 1]] @ diag(scale_x, scale_y),
 
-so the digit turns, shears horizontally and scales about the image centre. G is the Gaussian smoothing
+so the digit turns, shears horizontally and scales about the image centre; a flipped image (config hflip) reads
+what pixel (W-1-x, y) reads. G is the Gaussian smoothing
 matrix of scipy.ndimage.gaussian_filter1d(mode="constant", cval=0, truncate=4): kernel exp(-k^2 / 2 sigma^2)
 for |k| <= int(4 sigma + 0.5), normalised to sum 1, zero outside the image.
 """
@@ -25,10 +26,12 @@ def source_coordinates(params, h, w, cfg):
   x_W = jnp.arange(w, dtype=jnp.float32) - (w - 1) / 2
   src_x_HxW = m00 * x_W + m01 * y_Hx1 + (w - 1) / 2
   src_y_HxW = m10 * x_W + m11 * y_Hx1 + (h - 1) / 2
-  if not cfg.elastic:
-    return src_x_HxW, src_y_HxW
-  field_WxHx2 = params["alpha"] * _smoothed_noise(params, h, w, cfg)
-  return src_x_HxW + field_WxHx2[:, :, 0].T, src_y_HxW + field_WxHx2[:, :, 1].T
+  if cfg.elastic:
+    field_WxHx2 = params["alpha"] * _smoothed_noise(params, h, w, cfg)
+    src_x_HxW, src_y_HxW = src_x_HxW + field_WxHx2[:, :, 0].T, src_y_HxW + field_WxHx2[:, :, 1].T
+  if cfg.hflip:
+    src_x_HxW, src_y_HxW = (jnp.where(params["hflip"], src[:, ::-1], src) for src in (src_x_HxW, src_y_HxW))
+  return src_x_HxW, src_y_HxW
 
 
 def _inverse_affine(params):

@@ -79,8 +79,8 @@ class Highway(nn.Module):
   num_classes: int = 10
 
   @nn.compact
-  def __call__(self, images_BxHxW):
-    x_BxW = images_BxHxW.reshape(images_BxHxW.shape[0], -1)
+  def __call__(self, images_BxHxWxC):
+    x_BxW = images_BxHxWxC.reshape(images_BxHxWxC.shape[0], -1)
     x_BxW = ACTIVATIONS[self.activation](
         nn.Dense(self.width, kernel_init=normalised_init, name="input")(x_BxW))
     if self.depth > 1:
@@ -126,8 +126,8 @@ def build(cfg, num_classes: int) -> Highway:
                  gate_bias=tuple(float(b) for b in cfg.gate_bias), num_classes=num_classes)
 
 
-def check(cfg, input_size: int) -> None:
-  del input_size  # Any image flattens.
+def check(cfg, input_shape: tuple[int, int, int]) -> None:
+  del input_shape  # Any image flattens.
   for field in ("depth", "width"):
     if not (isinstance(cfg[field], int) and cfg[field] > 0):
       raise ValueError(f"config.model.{field} must be a positive integer; got {cfg[field]!r}")

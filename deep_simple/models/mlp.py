@@ -9,15 +9,15 @@ from deep_simple.models import layers
 
 
 class MLP(nn.Module):
-  """Fully connected net on images_BxHxW (model range), returning logits_BxK."""
+  """Fully connected net on images_BxHxWxC (model range), returning logits_BxK."""
 
   hidden: Sequence[int] = (1000, 500)
   num_classes: int = 10
   init_scale: float = 0.05
 
   @nn.compact
-  def __call__(self, images_BxHxW):
-    x_BxD = images_BxHxW.reshape(images_BxHxW.shape[0], -1)
+  def __call__(self, images_BxHxWxC):
+    x_BxD = images_BxHxWxC.reshape(images_BxHxWxC.shape[0], -1)
     init = layers.symmetric_uniform(self.init_scale)
     for width in self.hidden:
       x_BxD = layers.scaled_tanh(nn.Dense(width, kernel_init=init, bias_init=init)(x_BxD))
@@ -35,8 +35,8 @@ def build(cfg, num_classes: int) -> MLP:
   return MLP(hidden=tuple(cfg.hidden), num_classes=num_classes, init_scale=cfg.init_scale)
 
 
-def check(cfg, input_size: int) -> None:
-  del input_size  # Any image flattens.
+def check(cfg, input_shape: tuple[int, int, int]) -> None:
+  del input_shape  # Any image flattens.
   hidden = tuple(cfg.hidden)
   if not all(isinstance(w, int) and w > 0 for w in hidden):
     raise ValueError(f"config.model.hidden must be positive integer widths; got {hidden}")

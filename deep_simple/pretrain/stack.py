@@ -13,6 +13,7 @@ MLP's Dense layers that the earlier stages left, held fixed (their gradients are
 """
 
 import dataclasses
+import math
 from typing import Any
 
 import jax
@@ -94,7 +95,7 @@ def make_visible_units(cfg):
 def sizes(cfg) -> tuple[int, int]:
   """(visible, hidden) units of the top hidden layer of config.model.hidden."""
   hidden = tuple(cfg.model.hidden)
-  return (config.input_size(cfg) ** 2, *hidden)[-2], hidden[-1]
+  return (math.prod(config.input_shape(cfg)), *hidden)[-2], hidden[-1]
 
 
 def create_state(key, cfg, steps_per_epoch: int, init_layer, lr0=None, lr_decay=None,
@@ -102,7 +103,7 @@ def create_state(key, cfg, steps_per_epoch: int, init_layer, lr0=None, lr_decay=
   """A fresh stage state: `init_layer(key, visible, hidden)` draws the layer; `lower` is zeros until the
   earlier stages' layers replace it (`committee.start_from`)."""
   init_key, noise_key = jax.random.split(key)
-  widths = (config.input_size(cfg) ** 2, *cfg.model.hidden)
+  widths = (math.prod(config.input_shape(cfg)), *cfg.model.hidden)
   lower = {f"Dense_{i}": {"kernel": jnp.zeros(widths[i:i + 2], jnp.float32), "bias": jnp.zeros(widths[i + 1])}
            for i in range(len(widths) - 2)}
   params = {"lower": lower, "layer": init_layer(init_key, *sizes(cfg))}

@@ -44,7 +44,7 @@ def _error_fn(cfg, lay: committee.Layout):
   def errors(params, images_NxSxS):
     n = images_NxSxS.shape[0]
     size = min(chunk, n)
-    padded = jax.numpy.pad(images_NxSxS, ((0, -n % size), (0, 0), (0, 0)))
+    padded = jax.numpy.pad(images_NxSxS, ((0, -n % size),) + ((0, 0),) * (images_NxSxS.ndim - 1))
     return jax.lax.map(lambda x: error(params, x), padded.reshape(-1, size, *padded.shape[1:])).reshape(-1)[:n]
 
   return jax.jit(jax.vmap(errors, in_axes=(0, None)), in_shardings=(lay.by_member, lay.replicated),
