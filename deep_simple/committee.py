@@ -12,10 +12,10 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from deep_simple import config
+from deep_simple import hosts
 from deep_simple import train
 
 
@@ -95,27 +95,6 @@ def host_template(cfg, lay: Layout, create=train.create_state):
   return real_members(jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes), lay)
 
 
-def place(tree, sharding: NamedSharding):
-  """Host numpy arrays (identical on every process) -> global arrays with `sharding`."""
-  return jax.tree.map(
-      lambda x: jax.make_array_from_callback(np.shape(x), sharding, lambda index: np.asarray(x)[index]),
-      tree)
-
-
-def to_host(tree):
-  """Global arrays -> numpy on every process."""
-  if jax.process_count() == 1:
-    return jax.tree.map(np.asarray, tree)
-  return multihost_utils.process_allgather(tree, tiled=True)
-
-
-def from_process0(flag: bool) -> bool:
-  """Process 0's `flag` on every process: decisions all processes must take alike (e.g. to stop)."""
-  if jax.process_count() == 1:
-    return flag
-  return bool(multihost_utils.broadcast_one_to_all(np.asarray(flag)))
-
-
 def real_members(tree, lay: Layout):
   return jax.tree.map(lambda x: x[:lay.members], tree)
 
@@ -123,7 +102,7 @@ def real_members(tree, lay: Layout):
 def start_from(state_M, params: dict, lay: Layout):
   """`state_M` whose real members start from host `params` (stacked by member) under the top-level names
   it holds, e.g. the layers a previous training stage left; the other parameters keep their fresh values."""
-  host = to_host(state_M)
+  host = hosts.to_host(state_M)
   merged = dict(host.params)
   shapes = lambda tree: jax.tree.map(np.shape, tree)
   for name, given in params.items():
@@ -135,13 +114,13 @@ def start_from(state_M, params: dict, lay: Layout):
     merged[name] = jax.tree.map(lambda g, f: np.concatenate([g, f[lay.members:]]).astype(f.dtype), given,
                                 merged[name])
   ema = merged if host.ema is not None else None
-  return place(host.replace(params=merged, ema=ema), lay.by_member)
+  return hosts.place(host.replace(params=merged, ema=ema), lay.by_member)
 
 
 def pad_members(restored, fresh_host, lay: Layout):
   """Restored arrays of the real members + the padding slots of a fresh host state -> laid-out state."""
   full = jax.tree.map(lambda r, f: np.concatenate([r, f[lay.members:]]), restored, train.arrays(fresh_host))
-  return place(train.with_arrays(fresh_host, full), lay.by_member)
+  return hosts.place(train.with_arrays(fresh_host, full), lay.by_member)
 
 
 def epoch_fn(cfg, lay: Layout, per_member_images: bool, step=None):

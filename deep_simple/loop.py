@@ -26,6 +26,7 @@ from deep_simple import checkpoint
 from deep_simple import committee
 from deep_simple import config
 from deep_simple import data
+from deep_simple import hosts
 from deep_simple import preemption
 from deep_simple import release
 from deep_simple import report
@@ -62,7 +63,7 @@ def _evaluate(params_M, predict, splits, lay, rule):
   entry = {}
   for name in ("validation", "test"):
     images, labels = splits[name]
-    probs_MxNxK = committee.real_members(committee.to_host(predict(params_M, images)), lay)
+    probs_MxNxK = committee.real_members(hosts.to_host(predict(params_M, images)), lay)
     entry[f"{name}_error"] = _error_rates(probs_MxNxK, labels).tolist()
     scores_NxK = committee.committee_scores(probs_MxNxK, rule) if lay.members > 1 else probs_MxNxK[0]
     entry[f"{name}_selected_error"] = float((scores_NxK.argmax(-1) != labels).mean())
@@ -82,7 +83,7 @@ def _classification(cfg, lay: committee.Layout, eval_splits: dict, workdir: str)
     key = release.history_key(cfg, weights, "validation_selected_error")
     if history and entry[key] >= min(e[key] for e in history):
       return
-    params_M = committee.real_members(committee.to_host(params_M), lay)  # every process takes part
+    params_M = committee.real_members(hosts.to_host(params_M), lay)  # every process takes part
     if jax.process_index() == 0:
       meta = release.candidate_meta(cfg, weights, entry, report.misclassified(test_scores, test_labels))
       release.write(release.candidate_path(workdir, weights), params_M, meta)
@@ -254,8 +255,8 @@ def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch, ini
   steps_per_epoch = len(train_labels) // cfg.batch_size
 
   images_sharding = lay.by_member if per_member else lay.replicated
-  train_images = committee.place(train_images, images_sharding)
-  eval_splits = {name: (committee.place(splits[name][0], images_sharding), splits[name][1])
+  train_images = hosts.place(train_images, images_sharding)
+  eval_splits = {name: (hosts.place(splits[name][0], images_sharding), splits[name][1])
                  for name in ("validation", "test")}
   epoch_fn = committee.epoch_fn(cfg, lay, per_member, task.make_step and task.make_step(cfg))
   evaluate = task.make_evaluate(cfg, lay, eval_splits, workdir)
@@ -264,7 +265,7 @@ def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch, ini
     fresh = committee.start_from(fresh, init_params, lay)
 
   fields = json.loads(cfg.to_json())
-  fresh_host = committee.to_host(fresh)
+  fresh_host = hosts.to_host(fresh)
   ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), keep=cfg.keep_checkpoints)
   target = _target_refusing_other_runs(fields, workdir, train.arrays(committee.real_members(fresh_host, lay)))
   restored = _restore(ckpts, target, fields, workdir, task)
@@ -278,11 +279,11 @@ def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch, ini
   record["config"] = fields  # what the checkpoints are a run of (with the epochs of this run)
   workdir_lib.write_config(cfg, workdir)
   writer = report.MetricsWriter(workdir, record["history"]) if jax.process_index() == 0 else None
-  labels_replicated = committee.place(train_labels, lay.replicated)
+  labels_replicated = hosts.place(train_labels, lay.replicated)
   members = committee.member_ids(lay)
 
   def save():
-    host_state = committee.real_members(committee.to_host(state), lay)
+    host_state = committee.real_members(hosts.to_host(state), lay)
     ckpts.save(record["epoch"], train.arrays(host_state), record,
                [task.validation_error(e) for e in record["history"]])
     return record["epoch"]
@@ -291,13 +292,13 @@ def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch, ini
   with preemption.sigterm_requests_stop() as stop:
     for epoch in range(record["epoch"], cfg.epochs):
       # The safe point: the last finished epoch, saved if it was not yet (a SIGTERM during a save waits for it).
-      if committee.from_process0(stop.requested):
+      if hosts.from_process0(stop.requested):
         if saved < record["epoch"]:
           saved = save()
         raise preemption.Preempted(_preempted_line(ckpts, saved))
       start = time.perf_counter()
       state, metrics = epoch_fn(state, train_images, labels_replicated, members, epoch)
-      metrics = committee.real_members(committee.to_host(metrics), lay)
+      metrics = committee.real_members(hosts.to_host(metrics), lay)
       means = _epoch_means(metrics)
       if cfg.stop_on_nonfinite:
         check_finite(metrics["loss"], means["loss"], epoch + 1, metrics["lr"])

@@ -48,6 +48,7 @@ import numpy as np
 
 from deep_simple import committee
 from deep_simple import config
+from deep_simple import hosts
 from deep_simple import models
 from deep_simple import stats
 from deep_simple.models import highway
@@ -177,7 +178,7 @@ def member_records(run: Run, entries: list) -> list:
 def initial_gate_biases(cfg) -> list:
   """The b_T each member drew: read from the members' fresh states (they are drawn from the init keys)."""
   lay = committee.layout(cfg.committee.size)
-  fresh = committee.real_members(committee.to_host(committee.init_members(cfg, lay, 1)), lay)
+  fresh = committee.real_members(hosts.to_host(committee.init_members(cfg, lay, 1)), lay)
   return highway.initial_gate_bias(fresh.params).tolist()
 
 
