@@ -55,6 +55,7 @@ from deep_simple.models import highway
 from experiments import budget
 from experiments import cli
 from experiments import highway_figures
+from experiments import progress
 from experiments.configs import highway as highway_configs
 
 KINDS = ("plain", "highway")
@@ -271,16 +272,6 @@ def _check_flags() -> dict:
   return study
 
 
-def _progress(run: Run):
-  def on_epoch(entry, cfg):
-    losses = np.asarray(entry["train_loss"])
-    finite = losses[np.isfinite(losses)]
-    best = f"{finite.min():.4g}" if finite.size else "-"
-    print(f"{run.name}: epoch {entry['epoch']}/{cfg.epochs}  training loss: best {best}, "
-          f"{losses.size - finite.size} diverged  {entry['seconds']:.1f} s", flush=True)
-  return on_epoch
-
-
 def study_outputs(study: dict, out: str, cells: dict, trained: dict, command: str) -> str:
   """Writes the table and the figures from the cells finished so far; returns the table."""
   text = table(study, cells, command, TOP.value)
@@ -318,7 +309,7 @@ def run_study(study: dict, out: str, workdir_root: str, budget_s: float, command
     try:
       # A run out of time still trains its probe: a budget of 0 would mean "no limit".
       results, timing = budget.train_within(run.cfg, workdir, max(share, 1e-3) if budget_s else 0.0,
-                                            _progress(run), study["min_epochs"])
+                                            progress.Progress(run.name), study["min_epochs"])
     except (ValueError, OSError) as e:
       raise RuntimeError(f"run {run.name}: {cli.one_line(e)} (finished cells are in {out})") from e
     trained[run.name] = (results, timing, workdir)

@@ -26,6 +26,7 @@ import ml_collections
 from deep_simple import stats
 from experiments import budget
 from experiments import cli
+from experiments import progress
 from experiments.configs import search as recipes
 
 RECIPES = flags.DEFINE_list("recipes", None, f"Comma-separated recipes: {', '.join(recipes.RECIPES)}.")
@@ -78,12 +79,11 @@ def _merge(group) -> Run:
 def train(run: Run, workdir: str, budget_s: float):
   """Trains `run` within `budget_s` seconds; returns the loop's results, the history and the timings."""
   history = []
+  printer = progress.Progress(run.name, PRINT_EVERY)
 
   def on_epoch(entry, cfg):
     history.append(entry)
-    if entry["epoch"] % PRINT_EVERY == 0 or entry["epoch"] == cfg.epochs:
-      print(f"{run.name}: epoch {entry['epoch']}  validation {entry['validation_selected_error']:.3%}  "
-            f"test {entry['test_selected_error']:.2%}  {entry['seconds']:.2f} s/epoch", flush=True)
+    printer(entry, cfg)
 
   results, timing = budget.train_within(run.cfg, workdir, budget_s, on_epoch)
   return results, history, timing
