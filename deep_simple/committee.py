@@ -53,14 +53,12 @@ def run_layout(cfg, devices=None) -> Layout:
   return layout(len(members), devices, members[0])
 
 
-def member_values(cfg, field: str, default: float, count: int, first: int = 0) -> np.ndarray:
-  """`cfg.committee.<field>` of `count` slots from member `first` on: empty means `default` for all, else one
-  per member."""
-  values = tuple(cfg.committee[field])
-  if not values:
-    return np.full(count, default, np.float32)
+def member_values(cfg, field: str, default, count: int, first: int = 0) -> list:
+  """`cfg.committee.<field>` of `count` slots from member `first` on, as the config holds them: empty means
+  `default` for all, else one per member."""
+  values = tuple(cfg.committee[field]) or (default,)
   # Padding slots repeat the real members' settings; their results are discarded.
-  return np.asarray(values, np.float32)[(first + np.arange(count)) % len(values)]
+  return [values[(first + slot) % len(values)] for slot in range(count)]
 
 
 def member_key(seed: int, member, *path):
@@ -79,7 +77,7 @@ def member_ids(lay: Layout):
 
 def init_members(cfg, lay: Layout, steps_per_epoch: int, create=train.create_state):
   """Stacked fresh states for all slots, laid out by member; `create` has `train.create_state`'s signature."""
-  values = {field: member_values(cfg, field, cfg[field], lay.padded, lay.first)
+  values = {field: np.asarray(member_values(cfg, field, cfg[field], lay.padded, lay.first), np.float32)
             for field in ("lr0", "lr_decay", "momentum")}
 
   def init(member, values):
