@@ -1,7 +1,7 @@
 """The progress line that every entry point prints while it trains, on process 0; a study's runs carry their
 name in front ("net1: [###...").
 
-    [#########.....................] epoch 3/10  loss 0.0712  validation 2.10%  test 2.35%  4.2 s/epoch  ETA 0:00:29
+    [#########.....................] epoch 3/10  loss 0.0712  validation 2.10%  test 2.35%  4.2s/epoch  ETA 0:00:29
 
 The measurements are those of the epoch's history entry: the training loss (the mean of the members whose loss
 is finite, and how many diverged), a classifier's validation and test errors (the committee's or the single
@@ -38,7 +38,7 @@ class Progress:
     per_epoch = (now - first_time) / (epoch - first_epoch) if epoch > first_epoch else entry["seconds"]
     filled = round(self._width * epoch / total)
     bar = "#" * filled + "." * (self._width - filled)
-    print(f"{self._prefix}[{bar}] epoch {epoch}/{total}  {_measured(entry)}  {entry['seconds']:.1f} s/epoch  "
+    print(f"{self._prefix}[{bar}] epoch {epoch}/{total}  {_measured(entry)}  {entry['seconds']:.1f}s/epoch  "
           f"ETA {_clock(per_epoch * (total - epoch))}", flush=True)
 
 
