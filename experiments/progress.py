@@ -22,7 +22,7 @@ class Progress:
     self._prefix = f"{name}: " if name else ""
     self._every = every
     self._width = width
-    self._first = None  # (epoch, time) of the first epoch seen, whose time includes compilation
+    self._first = None  # (epoch, end time) of the first epoch seen: the ETA counts from it, past compilation
 
   def __call__(self, entry: dict, cfg) -> None:
     if jax.process_index() != 0:
