@@ -18,6 +18,7 @@ import numpy as np
 
 from benchmarks import common
 from deep_simple import committee
+from deep_simple import hosts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Trainer:
     self.layout = committee.layout(cfg.committee.size)
     self.steps = len(labels_N) // cfg.batch_size
     self._fn = committee.epoch_fn(cfg, self.layout, per_member_images=False)
-    self._images, self._labels = committee.place((images_NxHxW, labels_N), self.layout.replicated)
+    self._images, self._labels = hosts.place((images_NxHxW, labels_N), self.layout.replicated)
     self._epochs = itertools.count()
 
   def init(self):
@@ -78,7 +79,7 @@ def committee_epoch(trainer: Trainer):
 def epochs_in_a_row(single: Trainer, members: int):
   """A function that trains members 0..M-1 one after another, each with its own state and distortions."""
   states = [single.init() for _ in range(members)]
-  ids = [committee.place(np.array([m], np.int32), single.layout.by_member) for m in range(members)]
+  ids = [hosts.place(np.array([m], np.int32), single.layout.by_member) for m in range(members)]
 
   def run():
     for m in range(members):

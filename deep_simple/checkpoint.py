@@ -27,8 +27,8 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from deep_simple import committee
 from deep_simple import files
+from deep_simple import hosts
 
 # A checkpoint is saved only with room for its arrays and record + 10 % + this much more: Orbax's metadata and
 # the file system's blocks.
@@ -149,7 +149,7 @@ class Checkpoints:
     needed = int(1.1 * size) + _SPACE_MARGIN_BYTES
     free = shutil.disk_usage(self.directory).free
     # Process 0 decides for all: a process that stopped alone would leave the others waiting in Orbax.
-    if not committee.from_process0(free >= needed):
+    if not hosts.from_process0(free >= needed):
       raise self._no_space(epoch, f"it needs about {needed / 1e6:.2f} MB, {free / 1e6:.2f} MB are free")
 
   def _no_space(self, epoch: int, detail: str) -> OSError:

@@ -12,10 +12,10 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from deep_simple import config
+from deep_simple import hosts
 from deep_simple import train
 
 
@@ -53,14 +53,12 @@ def run_layout(cfg, devices=None) -> Layout:
   return layout(len(members), devices, members[0])
 
 
-def member_values(cfg, field: str, default: float, count: int, first: int = 0) -> np.ndarray:
-  """`cfg.committee.<field>` of `count` slots from member `first` on: empty means `default` for all, else one
-  per member."""
-  values = tuple(cfg.committee[field])
-  if not values:
-    return np.full(count, default, np.float32)
+def member_values(cfg, field: str, default, count: int, first: int = 0) -> list:
+  """`cfg.committee.<field>` of `count` slots from member `first` on, as the config holds them: empty means
+  `default` for all, else one per member."""
+  values = tuple(cfg.committee[field]) or (default,)
   # Padding slots repeat the real members' settings; their results are discarded.
-  return np.asarray(values, np.float32)[(first + np.arange(count)) % len(values)]
+  return [values[(first + slot) % len(values)] for slot in range(count)]
 
 
 def member_key(seed: int, member, *path):
@@ -79,7 +77,7 @@ def member_ids(lay: Layout):
 
 def init_members(cfg, lay: Layout, steps_per_epoch: int, create=train.create_state):
   """Stacked fresh states for all slots, laid out by member; `create` has `train.create_state`'s signature."""
-  values = {field: member_values(cfg, field, cfg[field], lay.padded, lay.first)
+  values = {field: np.asarray(member_values(cfg, field, cfg[field], lay.padded, lay.first), np.float32)
             for field in ("lr0", "lr_decay", "momentum")}
 
   def init(member, values):
@@ -95,27 +93,6 @@ def host_template(cfg, lay: Layout, create=train.create_state):
   return real_members(jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes), lay)
 
 
-def place(tree, sharding: NamedSharding):
-  """Host numpy arrays (identical on every process) -> global arrays with `sharding`."""
-  return jax.tree.map(
-      lambda x: jax.make_array_from_callback(np.shape(x), sharding, lambda index: np.asarray(x)[index]),
-      tree)
-
-
-def to_host(tree):
-  """Global arrays -> numpy on every process."""
-  if jax.process_count() == 1:
-    return jax.tree.map(np.asarray, tree)
-  return multihost_utils.process_allgather(tree, tiled=True)
-
-
-def from_process0(flag: bool) -> bool:
-  """Process 0's `flag` on every process: decisions all processes must take alike (e.g. to stop)."""
-  if jax.process_count() == 1:
-    return flag
-  return bool(multihost_utils.broadcast_one_to_all(np.asarray(flag)))
-
-
 def real_members(tree, lay: Layout):
   return jax.tree.map(lambda x: x[:lay.members], tree)
 
@@ -123,7 +100,7 @@ def real_members(tree, lay: Layout):
 def start_from(state_M, params: dict, lay: Layout):
   """`state_M` whose real members start from host `params` (stacked by member) under the top-level names
   it holds, e.g. the layers a previous training stage left; the other parameters keep their fresh values."""
-  host = to_host(state_M)
+  host = hosts.to_host(state_M)
   merged = dict(host.params)
   shapes = lambda tree: jax.tree.map(np.shape, tree)
   for name, given in params.items():
@@ -135,13 +112,13 @@ def start_from(state_M, params: dict, lay: Layout):
     merged[name] = jax.tree.map(lambda g, f: np.concatenate([g, f[lay.members:]]).astype(f.dtype), given,
                                 merged[name])
   ema = merged if host.ema is not None else None
-  return place(host.replace(params=merged, ema=ema), lay.by_member)
+  return hosts.place(host.replace(params=merged, ema=ema), lay.by_member)
 
 
 def pad_members(restored, fresh_host, lay: Layout):
   """Restored arrays of the real members + the padding slots of a fresh host state -> laid-out state."""
   full = jax.tree.map(lambda r, f: np.concatenate([r, f[lay.members:]]), restored, train.arrays(fresh_host))
-  return place(train.with_arrays(fresh_host, full), lay.by_member)
+  return hosts.place(train.with_arrays(fresh_host, full), lay.by_member)
 
 
 def epoch_fn(cfg, lay: Layout, per_member_images: bool, step=None):

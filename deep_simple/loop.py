@@ -3,8 +3,8 @@
 `run(cfg, workdir)` trains `cfg.committee.size` members side by side (one member is a single net; a member run,
 `cfg.committee.member`, trains one member of the committee), evaluates
 every epoch on the validation and test splits, checkpoints, and resumes a workdir that already holds a run.
-What is trained and measured is a `Task`: CLASSIFY (the default) trains the model on the labels; the
-unsupervised pre-training stages (deep_simple/pretrain/unsupervised.py) are another task.
+What is trained and measured is a `Task`: CLASSIFY (the default, deep_simple/classification.py) trains the model
+on the labels; the unsupervised pre-training stages (deep_simple/pretrain/unsupervised.py) are another task.
 Resumed runs are bit-identical to uninterrupted ones: every random draw comes from
 `fold_in(seed, member, ..., epoch)` and the checkpoint holds the complete train state. A workdir holds one run,
 trained by one process at a time (deep_simple/workdir.py): `run` checks the config and loads the data before it
@@ -22,11 +22,12 @@ import jax
 import numpy as np
 
 from deep_simple import checkpoint
+from deep_simple import classification
 from deep_simple import committee
 from deep_simple import config
 from deep_simple import data
+from deep_simple import hosts
 from deep_simple import preemption
-from deep_simple import release
 from deep_simple import report
 from deep_simple import train
 from deep_simple import width
@@ -38,11 +39,10 @@ def load_data(cfg, lay: committee.Layout):
   splits = data.load_splits(cfg.dataset, cfg.protocol, data_dir=cfg.data_dir or None, mirror=cfg.mirror or None,
                             train_limit=cfg.train_limit, eval_limit=cfg.eval_limit,
                             validation_limit=cfg.validation_limit, image_size=cfg.image_size)
-  widths = tuple(cfg.committee.widths)
-  slot_widths = [widths[(lay.first + slot) % len(widths)] for slot in range(lay.padded)] if widths else []
+  slot_widths = committee.member_values(cfg, "widths", 0, lay.padded, lay.first) if cfg.committee.widths else []
   out = {}
   for name, (images, labels) in splits.items():
-    if widths:
+    if slot_widths:
       by_width = {w: width.normalize_width(images, w) for w in set(slot_widths)}
       images = np.stack([by_width[w] for w in slot_widths])
     if cfg.pad_to_29:
@@ -51,86 +51,26 @@ def load_data(cfg, lay: committee.Layout):
   return out
 
 
-def _error_rates(probs_MxNxK, labels_N):
-  return (probs_MxNxK.argmax(-1) != labels_N).mean(axis=-1)
-
-
-def _evaluate(params_M, predict, splits, lay, rule):
-  """Per-member and committee error rates, and the test scores (committee and members) used for the
-  best-epoch records."""
-  entry = {}
-  for name in ("validation", "test"):
-    images, labels = splits[name]
-    probs_MxNxK = committee.real_members(committee.to_host(predict(params_M, images)), lay)
-    entry[f"{name}_error"] = _error_rates(probs_MxNxK, labels).tolist()
-    scores_NxK = committee.committee_scores(probs_MxNxK, rule) if lay.members > 1 else probs_MxNxK[0]
-    entry[f"{name}_selected_error"] = float((scores_NxK.argmax(-1) != labels).mean())
-  return entry, scores_NxK, probs_MxNxK
-
-
-def _classification(cfg, lay: committee.Layout, eval_splits: dict, workdir: str):
-  """CLASSIFY's measurements: every member's and the committee's validation and test errors of the reported
-  weights (config.reported_weights; the other weights' under the prefix "ema_" or "params_"), the record
-  of the best validation epoch with its misclassified test digits, each member's test-digit correctness at its
-  own best validation epoch, and each weight set's best epoch so far as a release candidate
-  (deep_simple/release.py)."""
-  predict = committee.predict_fn(cfg, lay, bool(cfg.committee.widths))  # members see their own widths
-  test_labels = eval_splits["test"][1]
-
-  def keep_if_best(weights: str, params_M, test_scores, entry: dict, history: list) -> None:
-    key = release.history_key(cfg, weights, "validation_selected_error")
-    if history and entry[key] >= min(e[key] for e in history):
-      return
-    params_M = committee.real_members(committee.to_host(params_M), lay)  # every process takes part
-    if jax.process_index() == 0:
-      meta = release.candidate_meta(cfg, weights, entry, report.misclassified(test_scores, test_labels))
-      release.write(release.candidate_path(workdir, weights), params_M, meta)
-
-  def evaluate(state, entry: dict, record: dict) -> None:
-    reported, other, prefix = ((state.ema, state.params, "params_") if cfg.reported_weights == "ema"
-                               else (state.params, state.ema, "ema_"))
-    evaluated, test_scores, test_probs = _evaluate(reported, predict, eval_splits, lay, cfg.committee.rule)
-    entry.update(evaluated)
-    keep_if_best(cfg.reported_weights, reported, test_scores, entry, record["history"])
-    if other is not None:
-      beside, other_scores, _ = _evaluate(other, predict, eval_splits, lay, cfg.committee.rule)
-      entry.update({f"{prefix}{k}": v for k, v in beside.items()})
-      keep_if_best(prefix[:-1], other, other_scores, entry, record["history"])
-    if record.get("best") is None or entry["validation_selected_error"] < record["best"]["validation_error"]:
-      record["best"] = report.best_record(entry, test_scores, test_labels)
-    report.update_member_bests(record, entry, test_probs, test_labels)
-
-  return evaluate
-
-
-def _classification_results(cfg, record: dict, workdir: str, splits: dict) -> dict:
-  results = report.summarise(cfg, record, {name: len(labels) for name, (_, labels) in splits.items()})
-  if jax.process_index() == 0:
-    released = release.finish(cfg, record["history"], workdir)
-    if released:
-      results["released"] = {key: released[key] for key in ("weights", "epoch", "validation_error", "test_error")}
-    report.write_outputs(cfg, record, results, splits["test"], workdir)
-  return results
-
-
 @dataclasses.dataclass(frozen=True)
 class Task:
   """What `run` trains, how it measures an epoch and what it reports at the end."""
 
   # One member's fresh state, with train.create_state's signature.
-  create: Callable = train.create_state
-  # cfg -> step(state, batch) -> (state, metrics with "loss" and "lr"); None: train.make_train_step.
-  make_step: Callable | None = None
+  create: Callable
   # (cfg, layout, eval_splits, workdir) -> evaluate(state, entry, record), which adds the epoch's measurements
   # to `entry` (and may update `record`).
-  make_evaluate: Callable = _classification
+  make_evaluate: Callable
   # entry -> the epoch's validation error, which picks the checkpoint kept as best.
-  validation_error: Callable = lambda entry: entry["validation_selected_error"]
+  validation_error: Callable
   # (cfg, record, workdir, splits) -> results; process 0 writes them (results.json, figures).
-  summarise: Callable = _classification_results
+  summarise: Callable
+  # cfg -> step(state, batch) -> (state, metrics with "loss" and "lr"); None: train.make_train_step.
+  make_step: Callable | None = None
 
 
-CLASSIFY = Task()
+# The default: the model trained on the labels, measured by its errors (deep_simple/classification.py).
+CLASSIFY = Task(create=train.create_state, make_evaluate=classification.make_evaluate,
+                validation_error=classification.validation_error, summarise=classification.summarise)
 
 
 def restore(workdir: str, create=train.create_state):
@@ -253,8 +193,8 @@ def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch, ini
   steps_per_epoch = len(train_labels) // cfg.batch_size
 
   images_sharding = lay.by_member if per_member else lay.replicated
-  train_images = committee.place(train_images, images_sharding)
-  eval_splits = {name: (committee.place(splits[name][0], images_sharding), splits[name][1])
+  train_images = hosts.place(train_images, images_sharding)
+  eval_splits = {name: (hosts.place(splits[name][0], images_sharding), splits[name][1])
                  for name in ("validation", "test")}
   epoch_fn = committee.epoch_fn(cfg, lay, per_member, task.make_step and task.make_step(cfg))
   evaluate = task.make_evaluate(cfg, lay, eval_splits, workdir)
@@ -263,7 +203,7 @@ def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch, ini
     fresh = committee.start_from(fresh, init_params, lay)
 
   fields = json.loads(cfg.to_json())
-  fresh_host = committee.to_host(fresh)
+  fresh_host = hosts.to_host(fresh)
   ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), keep=cfg.keep_checkpoints)
   target = _target_refusing_other_runs(fields, workdir, train.arrays(committee.real_members(fresh_host, lay)))
   restored = _restore(ckpts, target, fields, workdir, task)
@@ -277,11 +217,11 @@ def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch, ini
   record["config"] = fields  # what the checkpoints are a run of (with the epochs of this run)
   workdir_lib.write_config(cfg, workdir)
   writer = report.MetricsWriter(workdir, record["history"]) if jax.process_index() == 0 else None
-  labels_replicated = committee.place(train_labels, lay.replicated)
+  labels_replicated = hosts.place(train_labels, lay.replicated)
   members = committee.member_ids(lay)
 
   def save():
-    host_state = committee.real_members(committee.to_host(state), lay)
+    host_state = committee.real_members(hosts.to_host(state), lay)
     ckpts.save(record["epoch"], train.arrays(host_state), record,
                [task.validation_error(e) for e in record["history"]])
     return record["epoch"]
@@ -290,13 +230,13 @@ def _train(cfg, workdir: str, lay: committee.Layout, splits: dict, on_epoch, ini
   with preemption.sigterm_requests_stop() as stop:
     for epoch in range(record["epoch"], cfg.epochs):
       # The safe point: the last finished epoch, saved if it was not yet (a SIGTERM during a save waits for it).
-      if committee.from_process0(stop.requested):
+      if hosts.from_process0(stop.requested):
         if saved < record["epoch"]:
           saved = save()
         raise preemption.Preempted(_preempted_line(ckpts, saved))
       start = time.perf_counter()
       state, metrics = epoch_fn(state, train_images, labels_replicated, members, epoch)
-      metrics = committee.real_members(committee.to_host(metrics), lay)
+      metrics = committee.real_members(hosts.to_host(metrics), lay)
       means = _epoch_means(metrics)
       if cfg.stop_on_nonfinite:
         check_finite(metrics["loss"], means["loss"], epoch + 1, metrics["lr"])

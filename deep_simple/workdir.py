@@ -21,9 +21,9 @@ import socket
 from absl import logging
 import jax
 
-from deep_simple import committee
 from deep_simple import config
 from deep_simple import files
+from deep_simple import hosts
 
 
 class InUseError(RuntimeError):
@@ -61,7 +61,7 @@ def lock(workdir: str):
       if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
         raise
       logging.warning("cannot lock %s (%s): nothing stops another run from writing into it", path, e.strerror)
-  if not committee.from_process0(refusal is None):
+  if not hosts.from_process0(refusal is None):
     raise InUseError(refusal or f"workdir {workdir} is in use by another run (process 0 could not lock it)")
   try:
     yield

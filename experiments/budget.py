@@ -2,8 +2,8 @@
 
 The probe's first epoch includes compilation and its second gives the steady epoch time. Resuming pays
 again what the probe spent outside its epochs (loading, initialising, writing outputs); compilation is not
-repeated when JAX's persistent compilation cache is on (`jax_compilation_cache_dir`). `staged_fit` does the
-same for every stage of a method (deep_simple.pretrain.stages), within shares of one budget.
+repeated when JAX's persistent compilation cache is on (experiments/cli.py turns it on for the studies).
+`staged_fit` does the same for every stage of a method (deep_simple.pretrain.stages), within shares of one budget.
 
 The epochs decided after the probe are written to the workdir (budget.json): a run interrupted after that
 resumes to the same epochs, so it ends as the uninterrupted run would have.
@@ -14,7 +14,6 @@ import math
 import os
 import time
 
-import jax
 import numpy as np
 
 from deep_simple import files
@@ -23,11 +22,6 @@ from deep_simple.pretrain import stages
 
 PROBE_EPOCHS = 2
 PLAN = "budget.json"  # In the workdir: the epochs decided after the probe, and the probe's timings.
-
-
-def cache_compilations(folder: str) -> None:
-  """Resuming a run compiles the same functions again: JAX's persistent cache in `folder` makes that a lookup."""
-  jax.config.update("jax_compilation_cache_dir", os.path.join(folder, "jax_cache"))
 
 
 def fitting_epochs(budget_s: float, probe_wall_s: float, probe_seconds: list, cap: int, min_epochs: int = 0) -> int:

@@ -1,8 +1,9 @@
 """What every absl entry point shares: one-line errors, quiet logging, atomic result files, config paths, and
 the main() of the budgeted studies.
 
-At module level only the standard library, absl and deep_simple.files: the GPU runner (experiments/gpu/run.py)
-imports this module before it has installed what the GPU machine lacks."""
+At module level only the standard library, absl, deep_simple.files and deep_simple.preemption (JAX inside the
+functions that need it): the GPU runner (experiments/gpu/run.py) imports this module before it has installed what
+the GPU machine lacks."""
 
 import os
 import re
@@ -61,6 +62,12 @@ def config_path(spec: str) -> str:
   return os.path.join(os.path.dirname(__file__), "configs", spec)
 
 
+def _cache_compilations(folder: str) -> None:
+  """Resuming a run compiles the same functions again: JAX's persistent cache in `folder` makes that a lookup."""
+  import jax  # pylint: disable=import-outside-toplevel  # not at module level: see the module docstring
+  jax.config.update("jax_compilation_cache_dir", os.path.join(folder, "jax_cache"))
+
+
 def study_main(argv, module: str, check_flags, run, out_flag, root_flag, default_root=None) -> None:
   """main() of the study entry points (reproduce, search, pretraining, highway).
 
@@ -69,7 +76,6 @@ def study_main(argv, module: str, check_flags, run, out_flag, root_flag, default
   --workdir_root, by default `default_root(out)` or runs/<module>/<the last part of out>. A bad flag or a
   failed run ends the process with one line; otherwise the table is printed.
   """
-  from experiments import budget  # pylint: disable=import-outside-toplevel  # JAX and the library: only here
   if len(argv) > 1:
     sys.exit(f"error: unexpected arguments: {' '.join(argv[1:])}")
   quiet_logging()
@@ -79,7 +85,7 @@ def study_main(argv, module: str, check_flags, run, out_flag, root_flag, default
     out = out_flag.value
     root = root_flag.value or (default_root(out) if default_root else
                                os.path.join("runs", module, os.path.basename(os.path.normpath(out))))
-    budget.cache_compilations(root)
+    _cache_compilations(root)
     with preemption.sigterm_requests_stop():  # also between runs: the next one stops before it trains
       text = run(checked, out, root, command)
   except (ValueError, RuntimeError, OSError) as e:

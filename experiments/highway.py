@@ -48,12 +48,14 @@ import numpy as np
 
 from deep_simple import committee
 from deep_simple import config
+from deep_simple import hosts
 from deep_simple import models
 from deep_simple import stats
 from deep_simple.models import highway
 from experiments import budget
 from experiments import cli
 from experiments import highway_figures
+from experiments import progress
 from experiments.configs import highway as highway_configs
 
 KINDS = ("plain", "highway")
@@ -177,7 +179,7 @@ def member_records(run: Run, entries: list) -> list:
 def initial_gate_biases(cfg) -> list:
   """The b_T each member drew: read from the members' fresh states (they are drawn from the init keys)."""
   lay = committee.layout(cfg.committee.size)
-  fresh = committee.real_members(committee.to_host(committee.init_members(cfg, lay, 1)), lay)
+  fresh = committee.real_members(hosts.to_host(committee.init_members(cfg, lay, 1)), lay)
   return highway.initial_gate_bias(fresh.params).tolist()
 
 
@@ -270,16 +272,6 @@ def _check_flags() -> dict:
   return study
 
 
-def _progress(run: Run):
-  def on_epoch(entry, cfg):
-    losses = np.asarray(entry["train_loss"])
-    finite = losses[np.isfinite(losses)]
-    best = f"{finite.min():.4g}" if finite.size else "-"
-    print(f"{run.name}: epoch {entry['epoch']}/{cfg.epochs}  training loss: best {best}, "
-          f"{losses.size - finite.size} diverged  {entry['seconds']:.1f} s", flush=True)
-  return on_epoch
-
-
 def study_outputs(study: dict, out: str, cells: dict, trained: dict, command: str) -> str:
   """Writes the table and the figures from the cells finished so far; returns the table."""
   text = table(study, cells, command, TOP.value)
@@ -317,7 +309,7 @@ def run_study(study: dict, out: str, workdir_root: str, budget_s: float, command
     try:
       # A run out of time still trains its probe: a budget of 0 would mean "no limit".
       results, timing = budget.train_within(run.cfg, workdir, max(share, 1e-3) if budget_s else 0.0,
-                                            _progress(run), study["min_epochs"])
+                                            progress.Progress(run.name), study["min_epochs"])
     except (ValueError, OSError) as e:
       raise RuntimeError(f"run {run.name}: {cli.one_line(e)} (finished cells are in {out})") from e
     trained[run.name] = (results, timing, workdir)

@@ -41,6 +41,7 @@ from deep_simple.pretrain import method
 from deep_simple.pretrain import stages
 from experiments import budget
 from experiments import cli
+from experiments import progress
 from experiments.configs import pretraining as presets
 
 METHODS = flags.DEFINE_list("methods", list(method.METHODS), f"Methods to train: {', '.join(method.METHODS)}.")
@@ -117,17 +118,13 @@ def _check_flags() -> list:
 
 
 def _progress(cell: str):
+  """on_epoch of stages.run: each stage of the cell has its own progress bar."""
+  printers = {}
+
   def on_epoch(stage, entry, cfg):
-    if entry["epoch"] % PRINT_EVERY and entry["epoch"] not in (1, cfg.epochs):
-      return
-    if stage.supervised:
-      errors = entry["validation_error"]
-      what = f"validation error {min(errors):.2%} (best member)"
-    else:
-      errors = entry["validation_reconstruction_error"]
-      what = f"validation reconstruction error {min(errors):.4f} (best member)"
-    print(f"{cell} {stage.name}: epoch {entry['epoch']}/{cfg.epochs}  {what}  {entry['seconds']:.1f} s",
-          flush=True)
+    if stage.name not in printers:
+      printers[stage.name] = progress.Progress(f"{cell} {stage.name}", PRINT_EVERY)
+    printers[stage.name](entry, cfg)
   return on_epoch
 
 

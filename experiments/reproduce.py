@@ -29,6 +29,7 @@ from deep_simple import config
 from deep_simple import stats
 from experiments import budget
 from experiments import cli
+from experiments import progress
 from experiments.configs import committee as committee_configs
 from experiments.configs import paper as paper_configs
 
@@ -122,12 +123,7 @@ def _check_flags() -> list:
 
 def train(name: str, cfg, workdir: str, budget_s: float):
   """(the loop's results, wall seconds of the whole run): the probe, then the epochs that fit the budget."""
-
-  def on_epoch(entry, run_cfg):
-    print(f"{name}: epoch {entry['epoch']}/{run_cfg.epochs}  validation {entry['validation_selected_error']:.2%}"
-          f"  test {entry['test_selected_error']:.2%}  {entry['seconds']:.1f} s", flush=True)
-
-  results, timing = budget.train_within(cfg, workdir, budget_s, on_epoch)
+  results, timing = budget.train_within(cfg, workdir, budget_s, progress.Progress(name))
   return results, timing["wall_seconds"]
 
 

@@ -6,7 +6,7 @@ r"""Searches recipes for a fast net 4 under one wall-clock budget and ranks them
 Recipes are the presets of experiments/configs/search.py. Single-net recipes whose configs differ only in
 lr0 / lr_decay train side by side as one committee run (vmapped, they cost little more than one net at
 small batch sizes); every other recipe is a run of its own. The runs share the budget equally. A run
-first trains PROBE_EPOCHS epochs, then resumes its workdir for as many epochs as its steady epoch time
+first trains budget.PROBE_EPOCHS epochs, then resumes its workdir for as many epochs as its steady epoch time
 leaves room for, up to the recipe's epoch cap.
 
 Writes <out>/<recipe>.json per recipe (config, device, date, epochs, times, Table 1's columns for every
@@ -23,9 +23,11 @@ from absl import app
 from absl import flags
 import ml_collections
 
+from deep_simple import committee
 from deep_simple import stats
 from experiments import budget
 from experiments import cli
+from experiments import progress
 from experiments.configs import search as recipes
 
 RECIPES = flags.DEFINE_list("recipes", None, f"Comma-separated recipes: {', '.join(recipes.RECIPES)}.")
@@ -36,7 +38,6 @@ TINY = flags.DEFINE_bool("tiny", False, "Each recipe's CPU form: a small net on 
 WORKDIR_ROOT = flags.DEFINE_string("workdir_root", None, "Folder of the runs' workdirs (checkpoints, "
                                    "metrics.jsonl); default <out>/runs.")
 
-PROBE_EPOCHS = 2  # The first epoch includes compilation; the second gives the steady epoch time.
 PRINT_EVERY = 50  # Epochs between progress lines.
 
 
@@ -78,41 +79,36 @@ def _merge(group) -> Run:
 def train(run: Run, workdir: str, budget_s: float):
   """Trains `run` within `budget_s` seconds; returns the loop's results, the history and the timings."""
   history = []
+  printer = progress.Progress(run.name, PRINT_EVERY)
 
   def on_epoch(entry, cfg):
     history.append(entry)
-    if entry["epoch"] % PRINT_EVERY == 0 or entry["epoch"] == cfg.epochs:
-      print(f"{run.name}: epoch {entry['epoch']}  validation {entry['validation_selected_error']:.3%}  "
-            f"test {entry['test_selected_error']:.2%}  {entry['seconds']:.2f} s/epoch", flush=True)
+    printer(entry, cfg)
 
   results, timing = budget.train_within(run.cfg, workdir, budget_s, on_epoch)
   return results, history, timing
 
 
-def _member_settings(cfg, m: int) -> dict:
-  """What sets member m apart: its rate, decay and (for width committees) its digit width."""
-  size = cfg.committee.size
-  settings = {"lr0": (tuple(cfg.committee.lr0) or (cfg.lr0,) * size)[m],
-              "lr_decay": (tuple(cfg.committee.lr_decay) or (cfg.lr_decay,) * size)[m]}
-  if cfg.committee.widths:
-    settings["width"] = cfg.committee.widths[m]
-  return settings
-
-
 def recipe_record(name: str, run: Run, results: dict, history: list, timing: dict, workdir: str,
                   tiny: bool) -> dict:
   """<recipe>.json: the recipe's models with Table 1's columns, and what produced them."""
-  recipe, members = recipes.RECIPES[name], run.members[name]
+  recipe, members, cfg = recipes.RECIPES[name], run.members[name], run.cfg
+  # What sets the members apart: their rates, decays and (in width committees) digit widths.
+  size = cfg.committee.size
+  varying = {"lr0": committee.member_values(cfg, "lr0", cfg.lr0, size),
+             "lr_decay": committee.member_values(cfg, "lr_decay", cfg.lr_decay, size)}
+  if cfg.committee.widths:
+    varying["width"] = committee.member_values(cfg, "widths", None, size)
+  setting = lambda m: {key: values[m] for key, values in varying.items()}
   models = []
-  if len(members) == run.cfg.committee.size > 1:  # The committee is this recipe's own only if the run is.
+  if len(members) == size > 1:  # The committee is this recipe's own only if the run is.
     models.append({"model": "committee", **results["selected"]})
   for k, m in enumerate(members):
-    models.append({"model": f"member {k}", "run_member": m, **_member_settings(run.cfg, m),
-                   **results["per_member"][m]})
+    models.append({"model": f"member {k}", "run_member": m, **setting(m), **results["per_member"][m]})
   for other in ("ema", "params"):  # the weights evaluated beside the reported ones (config.reported_weights)
     for k, m in enumerate(members):
       if f"{other}_per_member" in results:
-        models.append({"model": f"{other} member {k}", "run_member": m, **_member_settings(run.cfg, m),
+        models.append({"model": f"{other} member {k}", "run_member": m, **setting(m),
                        **results[f"{other}_per_member"][m]})
   return {
       "recipe": name, "hypothesis": recipe.hypothesis, "prediction": recipe.prediction,
@@ -122,7 +118,7 @@ def recipe_record(name: str, run: Run, results: dict, history: list, timing: dic
       "epochs": results["epochs"], "test_digits": results["test_digits"], "train_seconds": results["wall_seconds"],
       **timing,
       "selected": models[0], "models": models,
-      "config": json.loads(budget.with_epochs(run.cfg, results["epochs"]).to_json()),
+      "config": json.loads(budget.with_epochs(cfg, results["epochs"]).to_json()),
       "workdir": os.path.relpath(workdir), "history": history,
   }
 

@@ -10,7 +10,6 @@ A committee is a config (committee.size > 1): its members train side by side, sp
 import os
 import sys
 import threading
-import time
 
 from absl import app
 from absl import flags
@@ -22,6 +21,7 @@ from deep_simple import loop
 from deep_simple import preemption
 from deep_simple import workdir
 from experiments import cli
+from experiments import progress
 
 CONFIG = config_flags.DEFINE_config_file("config", cli.config_path("paper.py:quick"), "Config file and preset.",
                                          lock_config=True)
@@ -37,37 +37,6 @@ DISTRIBUTED = flags.DEFINE_bool("distributed", False, "Call jax.distributed.init
                                 "(or with nothing, where JAX detects the cluster).")
 INIT_TIMEOUT = flags.DEFINE_integer("init_timeout", 300, "Seconds a --distributed process waits for all processes "
                                     "to connect to the coordinator before it stops.", lower_bound=1)
-
-
-class Progress:
-  """One bar per run, advanced once per epoch, with the epoch's errors and the ETA."""
-
-  def __init__(self, width: int = 30):
-    self._width = width
-    self._start = time.monotonic()
-    self._first_epoch = None
-
-  def __call__(self, entry: dict, cfg) -> None:
-    if jax.process_index() != 0:
-      return
-    epoch, total = entry["epoch"], cfg.epochs
-    if self._first_epoch is None:
-      self._first_epoch = epoch - 1
-      if self._first_epoch:
-        print(f"resumed after epoch {self._first_epoch} from the checkpoint in the workdir", flush=True)
-    done = epoch - self._first_epoch
-    eta = (time.monotonic() - self._start) / done * (total - epoch)
-    filled = round(self._width * epoch / total)
-    bar = "#" * filled + "." * (self._width - filled)
-    print(f"[{bar}] epoch {epoch}/{total}  loss {sum(entry['train_loss']) / len(entry['train_loss']):.4f}"
-          f"  validation {100 * entry['validation_selected_error']:.2f}%"
-          f"  test {100 * entry['test_selected_error']:.2f}%"
-          f"  {entry['seconds']:.1f}s/epoch  ETA {_clock(eta)}", flush=True)
-
-
-def _clock(seconds: float) -> str:
-  minutes, s = divmod(int(seconds), 60)
-  return f"{minutes // 60}:{minutes % 60:02d}:{s:02d}"
 
 
 def _exit_unless_cancelled(seconds: float, message: str) -> threading.Timer:
@@ -116,7 +85,7 @@ def main(argv):
   _initialize_cluster()
   try:
     with preemption.sigterm_requests_stop():  # also while the data loads: the run stops before it trains
-      results = loop.run(cfg, WORKDIR.value, on_epoch=Progress())
+      results = loop.run(cfg, WORKDIR.value, on_epoch=progress.Progress())
   except (ValueError, FloatingPointError, OSError, data.FetchError, workdir.InUseError) as e:
     sys.exit(f"error: {cli.one_line(e)}")
   except KeyboardInterrupt:

@@ -21,6 +21,7 @@ import jax
 import numpy as np
 
 from deep_simple import committee
+from deep_simple import hosts
 from deep_simple import loop
 from deep_simple import train
 from tests import tiny
@@ -68,13 +69,13 @@ def sharded(cfg, lay: committee.Layout, splits) -> dict:
   steps = len(labels) // cfg.batch_size
   state = committee.init_members(cfg, lay, steps)
   epoch_fn = committee.epoch_fn(cfg, lay, per_member_images=False)
-  images, labels_N = committee.place(images, lay.replicated), committee.place(labels, lay.replicated)
+  images, labels_N = hosts.place(images, lay.replicated), hosts.place(labels, lay.replicated)
   for epoch in range(cfg.epochs):
     state, _ = epoch_fn(state, images, labels_N, committee.member_ids(lay), epoch)
-  test_images = committee.place(splits["test"][0], lay.replicated)
+  test_images = hosts.place(splits["test"][0], lay.replicated)
   probs = committee.predict_fn(cfg, lay, per_member_images=False)(state.params, test_images)
-  leaves = jax.tree.leaves(committee.real_members(committee.to_host(state.params), lay))
-  return {"params": leaves, "probs": committee.real_members(committee.to_host(probs), lay),
+  leaves = jax.tree.leaves(committee.real_members(hosts.to_host(state.params), lay))
+  return {"params": leaves, "probs": committee.real_members(hosts.to_host(probs), lay),
           "mesh_devices": lay.mesh.size, "padded": lay.padded,
           "param_shards": len(jax.tree.leaves(state.params)[0].addressable_shards)}
 

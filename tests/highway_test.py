@@ -15,6 +15,7 @@ import pytest
 from deep_simple import committee
 from deep_simple import config
 from deep_simple import data
+from deep_simple import hosts
 from deep_simple import models
 from deep_simple.models import highway
 
@@ -91,16 +92,16 @@ def test_every_member_draws_its_own_gate_bias_from_its_init_key():
   cfg.model.depth, cfg.model.width, cfg.model.gate_bias = 4, 8, (-10.0, -1.0)
   cfg.committee.size = 6
   lay = committee.layout(6)
-  params = committee.to_host(committee.init_members(cfg, lay, 1)).params
+  params = hosts.to_host(committee.init_members(cfg, lay, 1)).params
   b_T = highway.initial_gate_bias(params)
   assert b_T.shape == (6,) and len(set(b_T.tolist())) == 6 and np.all((-10 <= b_T) & (b_T <= -1)), b_T
   bias_MxLx2W = params["layers"]["hidden"]["bias"]
   np.testing.assert_array_equal(bias_MxLx2W[:, :, 8:], np.broadcast_to(b_T[:, None, None], (6, 3, 8)))
   assert not bias_MxLx2W[:, :, :8].any()  # b_H starts at 0
-  again = committee.to_host(committee.init_members(cfg, lay, 1)).params
+  again = hosts.to_host(committee.init_members(cfg, lay, 1)).params
   np.testing.assert_array_equal(highway.initial_gate_bias(again), b_T)  # a function of the keys alone
   cfg.model.gate_bias = (-3.0, -3.0)
-  fixed = committee.to_host(committee.init_members(cfg, lay, 1)).params
+  fixed = hosts.to_host(committee.init_members(cfg, lay, 1)).params
   np.testing.assert_array_equal(highway.initial_gate_bias(fixed), np.full(6, -3.0, np.float32))
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from deep_simple import committee
 from deep_simple import files
+from deep_simple import hosts
 from deep_simple import loop
 from deep_simple.pretrain import autoencoder
 from deep_simple.pretrain import method
@@ -62,7 +63,7 @@ def _reconstruction(cfg, lay: committee.Layout, eval_splits: dict, workdir: str)
 
   def evaluate(state, entry: dict, record: dict) -> None:
     del record
-    validation = committee.real_members(committee.to_host(errors(state.params, eval_splits["validation"][0])), lay)
+    validation = committee.real_members(hosts.to_host(errors(state.params, eval_splits["validation"][0])), lay)
     entry["validation_reconstruction_error"] = validation.mean(-1).tolist()
 
   return evaluate
