@@ -1,6 +1,5 @@
 """Committees on real MNIST: device layouts, output averaging, per-member widths, resume after SIGKILL."""
 
-import functools
 import json
 import os
 import signal
