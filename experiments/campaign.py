@@ -11,7 +11,7 @@ it, with host, core and times); with --commit each is committed to git as it arr
 again, later or on another machine, continues: finished members are skipped, an interrupted one resumes
 from its last checkpoint. A campaign holds a lock per member (<out>/memberKK.lock, the kernel's flock), so
 two campaigns on one folder never train the same member. When the budget runs out, running members are
-interrupted (Ctrl-C: they stop after saving any checkpoint under way) and resume next time.
+interrupted (SIGTERM: they save the last epoch they finished and stop) and resume next time.
 """
 
 import ctypes
@@ -131,9 +131,10 @@ class Member:
                                       preexec_fn=_pinned_and_tied(core))
 
   def interrupt(self) -> None:
-    """Ctrl-C, once: the member stops after saving any checkpoint under way."""
+    """SIGTERM, once: the member saves the last epoch it finished and stops (a preemption, exit status 143).
+    Not Ctrl-C: a campaign started in the background (`&`, nohup) hands its members a SIGINT that is ignored."""
     if not self.interrupted:
-      self.process.send_signal(signal.SIGINT)
+      self.process.send_signal(signal.SIGTERM)
       self.interrupted = True
 
   def record_end(self, status: int) -> None:

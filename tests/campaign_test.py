@@ -16,12 +16,15 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MEMBERS = ("member00", "member01", "member02")
 
 
-def _campaign(folder, *flags):
+def _campaign(folder, *flags, background=False):
   env = dict(os.environ, GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.com", GIT_COMMITTER_NAME="test",
              GIT_COMMITTER_EMAIL="test@example.com")
   command = [sys.executable, "-m", "experiments.campaign", "--preset=experiments/configs/mcdnn.py:tiny3",
              f"--out={folder}/out", f"--workdir_root={folder}/runs", "--budget_minutes=10", *flags]
-  return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  # A shell's background job (`&`, nohup) starts with SIGINT ignored, and so do its children.
+  ignore_ctrl_c = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if background else None
+  return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          preexec_fn=ignore_ctrl_c)
 
 
 def _finished(process):
@@ -63,12 +66,30 @@ def test_two_campaigns_on_one_folder_never_train_the_same_member(together):
     assert sum(out.count(f"{member} (width") for out in outputs) == 1, member  # started once in all
 
 
+def _await_checkpoint(process, folder, member):
+  checkpoints = folder / "runs" / member / "checkpoints"
+  while not (checkpoints.is_dir() and any(name.isdigit() for name in os.listdir(checkpoints))):
+    assert process.poll() is None, process.communicate()[1][-3000:]
+    time.sleep(0.02)
+
+
+def test_a_campaign_in_the_background_stops_its_members_on_sigterm(tmp_path, mnist_dir):
+  """Members used to get Ctrl-C, which a background job's children ignore: they trained on after the campaign
+  was told to stop."""
+  del mnist_dir
+  campaign = _campaign(tmp_path, background=True)
+  _await_checkpoint(campaign, tmp_path, "member00")
+  campaign.send_signal(signal.SIGTERM)
+  _, err = campaign.communicate(timeout=120)
+  assert campaign.returncode == 1 and err.strip().endswith("interrupted: run the same command to continue"), err
+  [attempt] = _attempts(tmp_path, "member00")
+  assert attempt["exit"] == 143  # preempted: it saved the last epoch it finished
+  assert not (tmp_path / "out" / "member00").exists()
+
+
 def test_a_killed_campaign_resumes_skipping_finished_members(together, tmp_path):
   killed = _campaign(tmp_path)
-  checkpoints = tmp_path / "runs" / "member01" / "checkpoints"
-  while not (checkpoints.is_dir() and any(name.isdigit() for name in os.listdir(checkpoints))):
-    assert killed.poll() is None, killed.communicate()[1][-3000:]
-    time.sleep(0.02)
+  _await_checkpoint(killed, tmp_path, "member01")
   killed.send_signal(signal.SIGKILL)
   killed.communicate()
   finished_before = os.stat(tmp_path / "out" / "member00" / "model.npz").st_mtime_ns
