@@ -114,9 +114,8 @@ def matmul_flops_per_second(side: int, repeats: int) -> float:
 
 def step_flops_per_digit(cfg) -> float:
   """Floating-point operations of one training step of `cfg`, per digit, as XLA counts them."""
-  size = config.input_size(cfg)
   state = train.create_state(jax.random.key(0), cfg, steps_per_epoch=1)
-  batch = {"images": jnp.zeros((cfg.batch_size, size, size), jnp.float32),
+  batch = {"images": jnp.zeros((cfg.batch_size, *config.input_shape(cfg)), jnp.float32),
            "labels": jnp.zeros((cfg.batch_size,), jnp.int32)}
   cost = jax.jit(train.make_train_step(cfg)).lower(state, batch).compile().cost_analysis()
   cost = cost[0] if isinstance(cost, list) else cost  # a list of one dict in older JAX

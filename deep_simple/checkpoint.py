@@ -75,22 +75,21 @@ def _ctrl_c_deferred():
     raise KeyboardInterrupt
 
 
-@contextlib.contextmanager
-def _closed_loop_reports_dropped():
+def _drop_closed_loop_reports() -> None:
   """A restore that fails leaves TensorStore reads in flight; each then reports to the asyncio loop Orbax has
   closed, and Python prints "RuntimeError: Event loop is closed" with its traceback (18 lines per bad
-  checkpoint) around the one-line warning. Those reports, and only they, are dropped within the block."""
+  checkpoint) around the one-line warning, some of them after the restore has returned. From the first restore
+  on, those reports, and only they, are dropped for the rest of the process."""
+  if getattr(sys.unraisablehook, "drops_closed_loop_reports", False):
+    return
   previous = sys.unraisablehook
 
   def hook(unraisable):
     if not (isinstance(unraisable.exc_value, RuntimeError) and str(unraisable.exc_value) == "Event loop is closed"):
       previous(unraisable)
 
+  hook.drops_closed_loop_reports = True
   sys.unraisablehook = hook
-  try:
-    yield
-  finally:
-    sys.unraisablehook = previous
 
 
 def _out_of_space(error: Exception) -> bool:
@@ -202,27 +201,27 @@ class Checkpoints:
 
   def _read_or_set_aside(self, epoch: int, target_for):
     """(state, record) of checkpoint `epoch`, or None when it cannot be read or fails its sums (moved aside)."""
-    with _closed_loop_reports_dropped():
-      path = self._path(epoch)
-      try:
-        saved = self._checkpointer.restore(path, args=ocp.args.Composite(record=ocp.args.JsonRestore()))["record"]
-        record, sums = saved["record"], saved["sha256"]
-        if _record_sum(record) != sums["record"]:
-          raise ChecksumError("SHA-256 mismatch in the record")
-      except Exception as e:  # pylint: disable=broad-except  # any unreadable checkpoint falls back
-        self._set_aside(epoch, e)
-        return None
-      target = target_for(record)
-      try:
-        state = self._checkpointer.restore(
-            path, args=ocp.args.Composite(state=ocp.args.StandardRestore(target)))["state"]
-        mismatched = [name for name, digest in _array_sums(state).items() if sums["state"].get(name) != digest]
-        if mismatched:
-          raise ChecksumError(f"SHA-256 mismatch in {', '.join(mismatched)}")
-      except Exception as e:  # pylint: disable=broad-except
-        self._set_aside(epoch, e)
-        return None
-      return state, record
+    _drop_closed_loop_reports()
+    path = self._path(epoch)
+    try:
+      saved = self._checkpointer.restore(path, args=ocp.args.Composite(record=ocp.args.JsonRestore()))["record"]
+      record, sums = saved["record"], saved["sha256"]
+      if _record_sum(record) != sums["record"]:
+        raise ChecksumError("SHA-256 mismatch in the record")
+    except Exception as e:  # pylint: disable=broad-except  # any unreadable checkpoint falls back
+      self._set_aside(epoch, e)
+      return None
+    target = target_for(record)
+    try:
+      state = self._checkpointer.restore(
+          path, args=ocp.args.Composite(state=ocp.args.StandardRestore(target)))["state"]
+      mismatched = [name for name, digest in _array_sums(state).items() if sums["state"].get(name) != digest]
+      if mismatched:
+        raise ChecksumError(f"SHA-256 mismatch in {', '.join(mismatched)}")
+    except Exception as e:  # pylint: disable=broad-except
+      self._set_aside(epoch, e)
+      return None
+    return state, record
 
   def _set_aside(self, epoch: int, error: Exception) -> None:
     detail = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:200]}"

@@ -21,10 +21,9 @@ def _campaign(folder, *flags, background=False):
              GIT_COMMITTER_EMAIL="test@example.com")
   command = [sys.executable, "-m", "experiments.campaign", "--preset=experiments/configs/mcdnn.py:tiny3",
              f"--out={folder}/out", f"--workdir_root={folder}/runs", "--budget_minutes=10", *flags]
-  # A shell's background job (`&`, nohup) starts with SIGINT ignored, and so do its children.
-  ignore_ctrl_c = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if background else None
-  return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          preexec_fn=ignore_ctrl_c)
+  if background:  # as a shell's background job (`&`, nohup): SIGINT ignored, for its children too
+    command = ["sh", "-c", "trap '' INT; exec \"$0\" \"$@\"", *command]
+  return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _finished(process):

@@ -132,6 +132,7 @@ def _ctrl_c_while_orbax_writes(folder, sent: threading.Event, stop: threading.Ev
 def test_ctrl_c_during_a_save_lets_the_checkpoint_finish_then_stops(tmp_path):
   """Ctrl-C inside a save used to cut Orbax's threads short: a temporary folder left, and their tracebacks."""
   state = {"w": np.arange(10_000_000, dtype=np.float32)}  # 40 MB: Orbax writes for a while
+  assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # conftest.py: as at a terminal
   # On a busy machine a save may end before the watcher sees its temporary folder: then it saves afresh.
   for attempt in range(5):
     folder = tmp_path / str(attempt)

@@ -6,6 +6,7 @@ DEEP_SIMPLE_DATA_DIR (cache root); see deep_simple.data.fetch.
 
 import os
 import pathlib
+import signal
 import subprocess
 
 # Set before JAX starts: the suite compiles the same small programs in many processes (runs killed and resumed,
@@ -17,6 +18,11 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 import pytest  # pylint: disable=wrong-import-position
+
+# A suite started in the background (`&`, nohup) inherits SIGINT ignored, and so would every process it starts;
+# the tests send Ctrl-C as a user at a terminal does, so SIGINT gets Python's handler (theirs after exec).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+  signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from deep_simple import data  # pylint: disable=wrong-import-position
 
