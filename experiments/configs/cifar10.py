@@ -4,7 +4,7 @@
 
 reads CIFAR-10's binary version from the folder in $DEEP_SIMPLE_CIFAR10_DIR (or --config.mirror=<folder>).
 The column is 3x32x32-300C3-MP2-300C2-MP2-300C3-MP2-300C2-MP2-300N-100N-10N: 1,930,710 weights. Its notation is
-the one quoted in this project's issue 22 from the paper; the paper's text could not be searched here, so the
+the paper's as commonly quoted; the paper's full text was not at hand when this preset was written, so the
 layer sizes, the padding and the training recipe below are marked where they are not confirmed.
 """
 

@@ -5,8 +5,8 @@
 
 reads GTSRB as published from the folder in $DEEP_SIMPLE_GTSRB_DIR (or --config.mirror=<folder>). Every sign is
 cropped to its region of interest and resized to 48x48. The column is 3x48x48-100C7-MP2-150C4-MP2-250C4-MP2-300N-43N,
-valid convolutions 48 -C7-> 42 -MP2-> 21 -C4-> 18 -MP2-> 9 -C4-> 6 -MP2-> 3: 1,543,443 weights. Its notation is the
-one quoted in this project's issue 22 from the paper; the paper's text could not be searched here, so the
+valid convolutions 48 -C7-> 42 -MP2-> 21 -C4-> 18 -MP2-> 9 -C4-> 6 -MP2-> 3: 1,543,443 weights. Its notation is
+the paper's as commonly quoted; the paper's full text was not at hand when this preset was written, so the
 training recipe below is marked where it is not confirmed.
 """
 
