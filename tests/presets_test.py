@@ -5,6 +5,7 @@ import pytest
 from deep_simple import config
 from experiments.configs import cifar10
 from experiments.configs import committee
+from experiments.configs import fashion
 from experiments.configs import gtsrb
 from experiments.configs import highway
 from experiments.configs import mcdnn
@@ -12,7 +13,7 @@ from experiments.configs import paper
 from experiments.configs import search
 
 PRESET_FILES = {"paper": paper, "committee": committee, "search": search, "highway": highway, "mcdnn": mcdnn,
-                "cifar10": cifar10, "gtsrb": gtsrb}
+                "cifar10": cifar10, "gtsrb": gtsrb, "fashion": fashion}
 
 
 @pytest.mark.parametrize("file, preset", [(f, p) for f, module in PRESET_FILES.items()
