@@ -9,6 +9,7 @@ layer sizes, the padding and the training recipe below are marked where they are
 """
 
 from experiments.configs import common
+from experiments.configs import mcdnn
 
 
 def _column(c):
@@ -19,13 +20,10 @@ def _column(c):
   # -C3-> 5, which 2x2 pooling does not divide); maps that keep their size do: 32 -> 16 -> 8 -> 4 -> 2, so
   # 300 maps of 2x2 feed the 300 hidden units.
   c.model.padding = "same"
-  # [recalled] The MCDNN recipe: scaled tanh, online, 1e-3 per example decaying by 0.993 per epoch to 3e-5.
-  c.model.activation = "scaled_tanh"
-  c.lr0, c.lr_decay, c.lr_min = 1e-3, 0.993, 3e-5
+  mcdnn.PRESETS["column_paper"](c)  # [recalled] The MCDNN recipe: scaled tanh, online, 1e-3 x 0.993 per epoch.
   # [not confirmed] Small affine distortions of the colour images (the paper's exact ranges were not found), no
   # elastic field (natural images); config.distort.hflip is available but not in the paper.
-  c.distort.elastic, c.distort.shear = False, False
-  c.distort.max_rotation_deg, c.distort.narrow_labels, c.distort.max_scale = 5.0, (), 0.15
+  mcdnn.affine_only(c, max_rotation_deg=5.0, max_scale=0.15)
   # Validation images held out of the 50,000 (the test images are never used to choose).
   c.protocol = "holdout"
   c.epochs = 100

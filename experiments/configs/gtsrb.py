@@ -11,19 +11,17 @@ training recipe below is marked where it is not confirmed.
 """
 
 from experiments.configs import common
+from experiments.configs import mcdnn
 
 
 def _column(c):
   c.dataset, c.pad_to_29, c.image_size = "gtsrb", False, 48
   c.model.maps, c.model.kernels, c.model.pools = (100, 150, 250), (7, 4, 4), (2, 2, 2)
   c.model.hidden = (300,)
-  # [recalled] The MCDNN recipe: scaled tanh, online, 1e-3 per example decaying by 0.993 per epoch to 3e-5.
-  c.model.activation = "scaled_tanh"
-  c.lr0, c.lr_decay, c.lr_min = 1e-3, 0.993, 3e-5
+  mcdnn.PRESETS["column_paper"](c)  # [recalled] The MCDNN recipe: scaled tanh, online, 1e-3 x 0.993 per epoch.
   # [recalled] Rotations up to 5 degrees and scaling up to 10 %, no elastic field; never flips (signs are not
   # symmetric: "turn left" would become "turn right").
-  c.distort.elastic, c.distort.shear = False, False
-  c.distort.max_rotation_deg, c.distort.narrow_labels, c.distort.max_scale = 5.0, (), 0.10
+  mcdnn.affine_only(c, max_rotation_deg=5.0, max_scale=0.10)
   # "paper": validate on the training images undistorted. A held-out tail would hold whole classes, as the
   # training images come class by class.
   c.protocol = "paper"

@@ -36,6 +36,14 @@ def _measured_recipe(c):
   c.eval_batch = 1_000  # im2col keeps every patch: 10,000 digits would take ~1.6 GB per column.
 
 
+def affine_only(c, max_rotation_deg: float, max_scale: float):
+  # For natural images (signs, objects): rotations and scalings, no shear, no elastic field, no narrower range for
+  # some classes.
+  d = c.distort
+  d.elastic, d.shear, d.narrow_labels = False, False, ()
+  d.max_rotation_deg, d.max_scale = max_rotation_deg, max_scale
+
+
 def _column_paper(c):
   # Ciresan et al. 2012's recipe: scaled tanh, online, 1e-3 per example x 0.993 per epoch down to 3e-5
   # [recalled], the 2010 distortions, up to 800 epochs.
