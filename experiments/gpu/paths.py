@@ -5,11 +5,11 @@ Standard library only: the GPU runner and its simulation use it before anything 
 
 import os
 import re
-import tempfile
 
 # The runner's scratch folders (tempfile.mkdtemp(prefix="deep_simple_gpu_")) and the simulation's, absolute or
-# relative to the checkout (results record workdirs relative to the working directory: "../../tmp/...").
-SCRATCH = r"(?:/|(?:\.\./)+)" + re.escape(tempfile.gettempdir().lstrip("/")) + r"/deep_simple_gpu_\w+"
+# relative to the checkout, wherever it lies (results record workdirs relative to the working directory:
+# "../../tmp/deep_simple_gpu_...", or "../deep_simple_gpu_..." from a checkout in the temporary folder itself).
+SCRATCH = r"(?:/|(?:\.\./)+)(?:[\w.-]+/)*deep_simple_gpu_\w+"
 TEXT = (".json", ".jsonl", ".md", ".txt", ".log")
 
 

@@ -119,8 +119,9 @@ class Evidence:
   """One run of a plan: the folder it writes, the clock it keeps and the commands it records."""
 
   def __init__(self, plan_name: str, folder: str, scratch: str, budget_s: float, deadline: float, dry: bool,
-               prepared, card_lines: list, card_name: str):
+               prepared, card_lines: list, card_name: str, date: datetime.date):
     self.plan_name, self.plan = plan_name, gpu_plans.PLANS[plan_name]
+    self.date = date  # the run's start, as its folder's name says, even when it ends after midnight
     self.card_lines, self.card_name = card_lines, card_name
     self.folder, self.scratch, self.deadline, self.dry = folder, scratch, deadline, dry
     self.budget_s, self.started = budget_s, deadline - budget_s
@@ -201,7 +202,7 @@ class Evidence:
     self._setup("packages", python + ["-m", "pip", "list", "--format=freeze"], "pip list --format=freeze", listing)
     if os.path.exists(listing):
       with open(listing) as f:
-        header = (f"`pip list` of this machine ({self.card_name}) on {datetime.date.today()}, before "
+        header = (f"`pip list` of this machine ({self.card_name}) on {self.date}, before "
                   "`make gpu` installed anything:\ncopy this file over experiments/gpu/device_packages.txt "
                   "to refresh it.")
         cli.write_atomic(os.path.join(self.folder, "device_packages.txt"), packages.names_file(header, f))
@@ -275,7 +276,7 @@ class Evidence:
 
   def as_dict(self) -> dict:
     return {"plan": self.plan_name, "question": self.plan.question, "prediction": self.plan.prediction,
-            "dry": self.dry, "date": datetime.date.today().isoformat(), "card": self.card_name,
+            "dry": self.dry, "date": self.date.isoformat(), "card": self.card_name,
             "nvidia_smi": self.card_lines,
             "budget_seconds": self.budget_s, "seconds": time.monotonic() - self.started,
             "commands": [dataclasses.asdict(r) for r in self.records]}
@@ -332,12 +333,13 @@ def main(argv):
   try:
     _check_flags()
     card_lines, card_name = card()
-    folder = new_folder(OUT.value, f"{datetime.date.today()}-{card_name}")
+    today = datetime.date.today()
+    folder = new_folder(OUT.value, f"{today}-{card_name}")
   except (ValueError, OSError) as e:
     sys.exit(f"error: {cli.one_line(e)}")
   scratch = tempfile.mkdtemp(prefix="deep_simple_gpu_")
   run = Evidence(PLAN.value, folder, scratch, budget_s, deadline, DRY.value, PREPARED.value, card_lines,
-                 card_name)
+                 card_name, today)
   signal.signal(signal.SIGTERM, _stop)
   run.say("\n".join(["== card: nvidia-smi -L", *card_lines]))
   set_up = False
