@@ -6,7 +6,8 @@ r"""Combines released members into committees and measures them on all their tes
 rebuilt from its released weights and re-evaluated on its validation and test digits; its test error and
 misclassified digits are checked, digit for digit, against what its run reported (release.json). Writes to
 --out: table.md and table.json (per member; per input width the members' mean +- standard deviation and the
-committee of that width's members; the committee of all), error_vs_members.png (the committee's test error
+committee of that width's members; the committees of one member per input (the k-th of each); the committee of
+all, with its 95 % interval and an exact McNemar test against its best member by validation), error_vs_members.png (the committee's test error
 against its number of members, averaged over --orders random orders of adding them) and misclassified.png
 (the whole committee's misclassified test digits with its two best guesses). Committees average their
 members' softmax outputs (the papers' rule).
@@ -28,6 +29,7 @@ from deep_simple import files
 from deep_simple import plots
 from deep_simple import release
 from deep_simple import report
+from deep_simple import stats
 from experiments import cli
 
 MEMBERS = flags.DEFINE_string("members", None, "Glob or comma-separated list of member run folders or model.npz "
@@ -110,6 +112,15 @@ def plot_error_vs_members(errors_RxM: np.ndarray, path: str, title: str) -> None
   fig.savefig(path, dpi=120)
 
 
+def one_per_input(by_width: dict) -> list:
+  """Index lists of the committees of one member per input: the k-th member of each input, for every k that
+  all inputs have (none when the members share one input)."""
+  if len(by_width) < 2:
+    return []
+  groups = [by_width[w] for w in sorted(by_width, key=str)]
+  return [[g[k] for g in groups] for k in range(min(map(len, groups)))]
+
+
 def _percent(x: float) -> str:
   return f"{100 * x:.2f} %"
 
@@ -136,14 +147,22 @@ def combine(paths: list, out: str, orders: int, seed: int) -> dict:
   by_width = {}
   for i, m in enumerate(members):
     by_width.setdefault(m["width"], []).append(i)
-  widths = [{"width": w, "member_test_error_mean": float(np.mean([members[i]["test_error"] for i in idx])),
-             "member_test_error_std": float(np.std([members[i]["test_error"] for i in idx])),
-             "committee": committee_row(idx)} for w, idx in sorted(by_width.items(), key=lambda kv: str(kv[0]))]
+  widths = []
+  for w, idx in sorted(by_width.items(), key=lambda kv: str(kv[0])):
+    mean, std = stats.mean_std([members[i]["test_error"] for i in idx])
+    widths.append({"width": w, "member_test_error_mean": mean, "member_test_error_std": std,
+                   "committee": committee_row(idx)})
+  per_input = [{**committee_row(idx), "names": [members[i]["name"] for i in idx]} for idx in one_per_input(by_width)]
   curve = error_vs_members(probs["test"], labels["test"], orders, seed)
   everyone = committee_row(list(range(len(members))))
+  best = min(range(len(members)), key=lambda i: members[i]["validation_error"])
+  correct = lambda p: p.argmax(-1) == labels["test"]
+  everyone["against_best_member"] = {"name": members[best]["name"], **stats.mcnemar(
+      correct(committee.committee_scores(probs["test"])), correct(probs["test"][best]))}
   table = {
       "members": [{k: v for k, v in m.items() if k not in ("probs", "splits_key")} for m in members],
       "widths": widths,
+      "one_per_input": per_input,
       "committee": everyone,
       "error_vs_members": {"orders": orders, "seed": seed, "mean": curve.mean(0).tolist(),
                            "std": curve.std(0).tolist()},
@@ -162,21 +181,31 @@ def combine(paths: list, out: str, orders: int, seed: int) -> dict:
 
 
 def table_md(table: dict) -> str:
-  everyone = table["committee"]
-  lines = [f"Committee of {everyone['members']}: test error **{_percent(everyone['test_error'])}**, validation "
-           f"error {_percent(everyone['validation_error'])} ({table['test_digits']:,} test and "
-           f"{table['validation_digits']:,} validation digits).", "",
+  everyone, n = table["committee"], table["test_digits"]
+  versus = everyone["against_best_member"]
+  lines = [f"Committee of {everyone['members']}: test error **{stats.format_error(everyone['test_error'], n)}** "
+           f"(95 % interval), validation error {_percent(everyone['validation_error'])} ({n:,} test and "
+           f"{table['validation_digits']:,} validation digits). Against its best member by validation "
+           f"({versus['name']}): right where it is wrong on {versus['a_only']} test digits, wrong where it is right "
+           f"on {versus['b_only']}; exact McNemar p = {versus['p_value']:.2g}.", "",
            "| input width | members | members' test error, mean ± std | their committee: test error |",
            "|---|---|---|---|"]
   for w in table["widths"]:
     lines.append(f"| {_width(w['width'])} | {w['committee']['members']} | {_percent(w['member_test_error_mean'])} ± "
-                 f"{_percent(w['member_test_error_std'])} | {_percent(w['committee']['test_error'])} |")
+                 f"{_percent(w['member_test_error_std'])} | {stats.format_error(w['committee']['test_error'], n)} |")
+  if table["one_per_input"]:
+    errors = [c["test_error"] for c in table["one_per_input"]]
+    mean, std = stats.mean_std(errors)
+    lines += ["", f"Committees of one member per input (the k-th of each), {len(errors)} of them: test error "
+              f"{_percent(mean)} ± {_percent(std)}.", "", "| members | test error | validation error |", "|---|---|---|"]
+    lines += [f"| {', '.join(c['names'])} | {stats.format_error(c['test_error'], n)} | "
+              f"{_percent(c['validation_error'])} |" for c in table["one_per_input"]]
   lines += ["", "| member | width | weights, epoch | validation error | test error | its run reported | "
             "digit for digit |", "|---|---|---|---|---|---|---|"]
   for m in table["members"]:
     same = not (m["check"]["newly_wrong"] or m["check"]["newly_right"])
     lines.append(f"| {m['name']} | {_width(m['width'])} | {m['weights']}, {m['epoch']} | "
-                 f"{_percent(m['validation_error'])} | {_percent(m['test_error'])} | "
+                 f"{_percent(m['validation_error'])} | {stats.format_error(m['test_error'], n)} | "
                  f"{_percent(m['reported_test_error'])} | {'same' if same else 'DIFFERENT'} |")
   curve = table["error_vs_members"]["mean"]
   lines += ["", f"Committee test error by number of members (mean of {table['error_vs_members']['orders']} random "

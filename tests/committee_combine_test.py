@@ -11,6 +11,7 @@ import pytest
 from deep_simple import committee
 from deep_simple import loop
 from deep_simple import release
+from experiments import committee as committee_tool
 from experiments.configs import mcdnn
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -50,7 +51,23 @@ def test_combine_checks_every_member_and_writes_every_file(members, tmp_path):
   assert [w["committee"]["test_error"] for w in table["widths"]] == [row["test_error"] for row in table["members"]]
   curve = table["error_vs_members"]["mean"]
   assert len(curve) == 3 and curve[-1] == expected  # every order ends with all members
-  assert "Committee of 3" in (tmp_path / "table.md").read_text()
+  # Three inputs of one member each: one committee of one member per input, the committee of all.
+  assert [c["names"] for c in table["one_per_input"]] == [["member00", "member01", "member02"]]
+  assert table["one_per_input"][0]["test_error"] == expected
+  versus = table["committee"]["against_best_member"]
+  best = min(table["members"], key=lambda row: row["validation_error"])
+  assert versus["name"] == best["name"] and 0 < versus["p_value"] <= 1
+  committee_right = committee.committee_scores(probs_MxNxK).argmax(-1) == labels
+  best_right = probs_MxNxK[[row["name"] for row in table["members"]].index(best["name"])].argmax(-1) == labels
+  assert (versus["a_only"], versus["b_only"]) == (int((committee_right & ~best_right).sum()),
+                                                  int((best_right & ~committee_right).sum()))
+  md = (tmp_path / "table.md").read_text()
+  assert "Committee of 3" in md and "McNemar" in md and "one member per input" in md
+
+
+def test_committees_of_one_member_per_input_take_the_kth_of_every_input():
+  assert committee_tool.one_per_input({0: [0, 2, 4], 12: [1, 3]}) == [[0, 1], [2, 3]]
+  assert committee_tool.one_per_input({0: [0, 1, 2]}) == []  # one input: no such committee
 
 
 def test_combine_refuses_a_corrupt_member_in_one_line(members, tmp_path):
