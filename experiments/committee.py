@@ -172,11 +172,11 @@ def combine(paths: list, out: str, orders: int, seed: int) -> dict:
   files.write_atomic(os.path.join(out, "table.json"), files.to_json(table, indent=2))
   files.write_atomic(os.path.join(out, "table.md"), table_md(table))
   with files.replacing(os.path.join(out, "error_vs_members.png")) as path:
-    plot_error_vs_members(curve, path, f"committee test error against its size ({len(labels['test']):,} digits)")
+    plot_error_vs_members(curve, path, f"committee test error against its size ({len(labels['test']):,} images)")
   wrong = report.misclassified(committee.committee_scores(probs["test"]), labels["test"])
   with files.replacing(os.path.join(out, "misclassified.png")) as path:
     plots.misclassified(splits["test"][0], wrong, path, f"the committee of {len(members)}: its {len(wrong)} "
-                        "misclassified test digits (true label, first and second guess)")
+                        "misclassified test images (true label, first and second guess)")
   return table
 
 
@@ -185,8 +185,8 @@ def table_md(table: dict) -> str:
   versus = everyone["against_best_member"]
   lines = [f"Committee of {everyone['members']}: test error **{stats.format_error(everyone['test_error'], n)}** "
            f"(95 % interval), validation error {_percent(everyone['validation_error'])} ({n:,} test and "
-           f"{table['validation_digits']:,} validation digits). Against its best member by validation "
-           f"({versus['name']}): right where it is wrong on {versus['a_only']} test digits, wrong where it is right "
+           f"{table['validation_digits']:,} validation images). Against its best member by validation "
+           f"({versus['name']}): right where it is wrong on {versus['a_only']} test images, wrong where it is right "
            f"on {versus['b_only']}; exact McNemar p = {versus['p_value']:.2g}.", "",
            "| input width | members | members' test error, mean ± std | their committee: test error |",
            "|---|---|---|---|"]
@@ -201,7 +201,7 @@ def table_md(table: dict) -> str:
     lines += [f"| {', '.join(c['names'])} | {stats.format_error(c['test_error'], n)} | "
               f"{_percent(c['validation_error'])} |" for c in table["one_per_input"]]
   lines += ["", "| member | width | weights, epoch | validation error | test error | its run reported | "
-            "digit for digit |", "|---|---|---|---|---|---|---|"]
+            "same mistakes |", "|---|---|---|---|---|---|---|"]
   for m in table["members"]:
     same = not (m["check"]["newly_wrong"] or m["check"]["newly_right"])
     lines.append(f"| {m['name']} | {_width(m['width'])} | {m['weights']}, {m['epoch']} | "
@@ -224,7 +224,7 @@ def main(argv):
   print(table_md(table), end="")
   differing = [m["name"] for m in table["members"] if m["check"]["newly_wrong"] or m["check"]["newly_right"]]
   if differing:
-    sys.exit(f"error: re-evaluated, {', '.join(differing)} misclassify other test digits than their runs reported "
+    sys.exit(f"error: re-evaluated, {', '.join(differing)} misclassify other test images than their runs reported "
              f"(see {OUT.value}/table.json)")
   print(f"tables and figures in {OUT.value}")
 
