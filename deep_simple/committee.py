@@ -175,3 +175,12 @@ def committee_scores(probs_MxNxK: np.ndarray, rule: str = "mean") -> np.ndarray:
     votes_NxK = (probs_MxNxK.argmax(-1)[..., None] == np.arange(probs_MxNxK.shape[-1])).sum(axis=0)
     return votes_NxK + probs_MxNxK.mean(axis=0)
   raise ValueError(f"config.committee.rule must be one of {', '.join(config.RULES)}; got {rule!r}")
+
+
+def one_per_input(by_width: dict) -> list:
+  """The committees of one member per input, from `by_width` ({input width: member indices}): the k-th member
+  of each input, for every k that all inputs have; none when the members share one input."""
+  if len(by_width) < 2:
+    return []
+  groups = [by_width[w] for w in sorted(by_width, key=str)]
+  return [[g[k] for g in groups] for k in range(min(map(len, groups)))]

@@ -7,10 +7,10 @@ rebuilt from its released weights and re-evaluated on its validation and test di
 misclassified digits are checked, digit for digit, against what its run reported (release.json). Writes to
 --out: table.md and table.json (per member; per input width the members' mean +- standard deviation and the
 committee of that width's members; the committees of one member per input (the k-th of each); the committee of
-all, with its 95 % interval and an exact McNemar test against its best member by validation), error_vs_members.png (the committee's test error
-against its number of members, averaged over --orders random orders of adding them) and misclassified.png
-(the whole committee's misclassified test digits with its two best guesses). Committees average their
-members' softmax outputs (the papers' rule).
+all, with its 95 % interval and an exact McNemar test against its best member by validation),
+error_vs_members.png (the committee's test error against its number of members, averaged over --orders random
+orders of adding them) and misclassified.png (the whole committee's misclassified test images with its two best
+guesses). Committees average their members' softmax outputs (the papers' rule).
 """
 
 import glob
@@ -112,15 +112,6 @@ def plot_error_vs_members(errors_RxM: np.ndarray, path: str, title: str) -> None
   fig.savefig(path, dpi=120)
 
 
-def one_per_input(by_width: dict) -> list:
-  """Index lists of the committees of one member per input: the k-th member of each input, for every k that
-  all inputs have (none when the members share one input)."""
-  if len(by_width) < 2:
-    return []
-  groups = [by_width[w] for w in sorted(by_width, key=str)]
-  return [[g[k] for g in groups] for k in range(min(map(len, groups)))]
-
-
 def _percent(x: float) -> str:
   return f"{100 * x:.2f} %"
 
@@ -152,7 +143,8 @@ def combine(paths: list, out: str, orders: int, seed: int) -> dict:
     mean, std = stats.mean_std([members[i]["test_error"] for i in idx])
     widths.append({"width": w, "member_test_error_mean": mean, "member_test_error_std": std,
                    "committee": committee_row(idx)})
-  per_input = [{**committee_row(idx), "names": [members[i]["name"] for i in idx]} for idx in one_per_input(by_width)]
+  per_input = [{**committee_row(idx), "names": [members[i]["name"] for i in idx]}
+               for idx in committee.one_per_input(by_width)]
   curve = error_vs_members(probs["test"], labels["test"], orders, seed)
   everyone = committee_row(list(range(len(members))))
   best = min(range(len(members)), key=lambda i: members[i]["validation_error"])
@@ -197,7 +189,8 @@ def table_md(table: dict) -> str:
     errors = [c["test_error"] for c in table["one_per_input"]]
     mean, std = stats.mean_std(errors)
     lines += ["", f"Committees of one member per input (the k-th of each), {len(errors)} of them: test error "
-              f"{_percent(mean)} ± {_percent(std)}.", "", "| members | test error | validation error |", "|---|---|---|"]
+              f"{_percent(mean)} ± {_percent(std)}.", "", "| members | test error | validation error |",
+              "|---|---|---|"]
     lines += [f"| {', '.join(c['names'])} | {stats.format_error(c['test_error'], n)} | "
               f"{_percent(c['validation_error'])} |" for c in table["one_per_input"]]
   lines += ["", "| member | width | weights, epoch | validation error | test error | its run reported | "

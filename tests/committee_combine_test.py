@@ -11,7 +11,6 @@ import pytest
 from deep_simple import committee
 from deep_simple import loop
 from deep_simple import release
-from experiments import committee as committee_tool
 from experiments.configs import mcdnn
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -66,8 +65,8 @@ def test_combine_checks_every_member_and_writes_every_file(members, tmp_path):
 
 
 def test_committees_of_one_member_per_input_take_the_kth_of_every_input():
-  assert committee_tool.one_per_input({0: [0, 2, 4], 12: [1, 3]}) == [[0, 1], [2, 3]]
-  assert committee_tool.one_per_input({0: [0, 1, 2]}) == []  # one input: no such committee
+  assert committee.one_per_input({0: [0, 2, 4], 12: [1, 3]}) == [[0, 1], [2, 3]]
+  assert committee.one_per_input({0: [0, 1, 2]}) == []  # one input: no such committee
 
 
 def test_combine_refuses_a_corrupt_member_in_one_line(members, tmp_path):
