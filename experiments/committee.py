@@ -147,10 +147,11 @@ def combine(paths: list, out: str, orders: int, seed: int) -> dict:
                for idx in committee.one_per_input(by_width)]
   curve = error_vs_members(probs["test"], labels["test"], orders, seed)
   everyone = committee_row(list(range(len(members))))
+  scores_NxK = committee.committee_scores(probs["test"])
   best = min(range(len(members)), key=lambda i: members[i]["validation_error"])
   correct = lambda p: p.argmax(-1) == labels["test"]
   everyone["against_best_member"] = {"name": members[best]["name"], **stats.mcnemar(
-      correct(committee.committee_scores(probs["test"])), correct(probs["test"][best]))}
+      correct(scores_NxK), correct(probs["test"][best]))}
   table = {
       "members": [{k: v for k, v in m.items() if k not in ("probs", "splits_key")} for m in members],
       "widths": widths,
@@ -165,7 +166,7 @@ def combine(paths: list, out: str, orders: int, seed: int) -> dict:
   files.write_atomic(os.path.join(out, "table.md"), table_md(table))
   with files.replacing(os.path.join(out, "error_vs_members.png")) as path:
     plot_error_vs_members(curve, path, f"committee test error against its size ({len(labels['test']):,} images)")
-  wrong = report.misclassified(committee.committee_scores(probs["test"]), labels["test"])
+  wrong = report.misclassified(scores_NxK, labels["test"])
   with files.replacing(os.path.join(out, "misclassified.png")) as path:
     plots.misclassified(splits["test"][0], wrong, path, f"the committee of {len(members)}: its {len(wrong)} "
                         "misclassified test images (true label, first and second guess)")
