@@ -71,6 +71,21 @@ def lock(workdir: str):
       held.close()  # releases the lock
 
 
+def claim(path: str):
+  """The open lock file `path`, locked by this process (flock, released when it is closed or the process dies),
+  or None when another process holds it: how parallel processes share out pieces of one job."""
+  held = open(path, "a+")
+  try:
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except BlockingIOError:
+    held.close()
+    return None
+  held.truncate(0)
+  held.write(f"pid {os.getpid()} on host {socket.gethostname()}\n")
+  held.flush()
+  return held
+
+
 def identity(fields: dict, prefix: str = "") -> dict:
   """What a run folder is a run of, as {"model.hidden": value, ...}: the config's fields (a JSON dict) without
   `epochs`, the data's location and how the run is executed."""

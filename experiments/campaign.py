@@ -16,7 +16,6 @@ interrupted (SIGTERM: they save the last epoch they finished and stop) and resum
 
 import ctypes
 import datetime
-import fcntl
 import importlib.util
 import json
 import os
@@ -31,6 +30,7 @@ from absl import app
 from absl import flags
 
 from deep_simple import files
+from deep_simple import workdir as workdir_lib
 from experiments import cli
 
 PRESET = flags.DEFINE_string("preset", None, "Committee preset, file.py:name (a config file of experiments.train).",
@@ -87,16 +87,7 @@ def now() -> str:
 
 def claim(out: str, member: int):
   """The open, locked lock file of `member`, or None when another campaign holds it."""
-  held = open(os.path.join(out, f"{member_name(member)}.lock"), "a+")
-  try:
-    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-  except BlockingIOError:
-    held.close()
-    return None
-  held.truncate(0)
-  held.write(f"pid {os.getpid()} on host {socket.gethostname()}\n")
-  held.flush()
-  return held
+  return workdir_lib.claim(os.path.join(out, f"{member_name(member)}.lock"))
 
 
 def finished(out: str, member: int) -> bool:

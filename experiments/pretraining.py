@@ -19,11 +19,15 @@ Writes to --out: table.md and table.json (one row per cell, the published anchor
 validation_vs_time.png (validation error against charged wall time, every cell on one axis), and
 features_<method>_<distortions>.png (the first layer's weights when the greedy stages end). Stages run in
 workdirs under --workdir_root; the same command run again skips finished cells and resumes the interrupted
-one where its last checkpoint left it.
+one where its last checkpoint left it. The same command started twice, each pinned to a core, trains the cells
+two at a time (each process claims a cell before training it; both add their rows to one table):
+
+    for core in 0 1; do taskset -c $core python -m experiments.pretraining --seeds=3 --out=... & done; wait
 """
 
 import dataclasses
 import datetime
+import fcntl
 import json
 import os
 import time
@@ -37,6 +41,7 @@ from deep_simple import config
 from deep_simple import models
 from deep_simple import plots
 from deep_simple import stats
+from deep_simple import workdir
 from deep_simple.pretrain import method
 from deep_simple.pretrain import stages
 from experiments import budget
@@ -281,33 +286,57 @@ def _start(out: str, workdir_root: str, command: str) -> dict:
   return record
 
 
-def train_table(cells: list, out: str, workdir_root: str, command: str) -> str:
-  os.makedirs(out, exist_ok=True)
-  record = _start(out, workdir_root, command)
-  record["workdir_root"] = os.path.relpath(workdir_root)  # results are portable: no path of this machine
-  budget_s = 60 * BUDGET_MINUTES.value
-  for name, distorted, seed, cfg in cells:
-    cell = cell_name(name, distorted, seed)
-    if any(cell_name(r["method"], r["distortions"], r.get("seed", 0)) == cell for r in record["rows"]):
-      continue
-    fit = budget.staged_fit(budget_s, PRETRAIN_SHARE.value, method.layers(cfg)) if budget_s else None
-    start = time.monotonic()
-    try:
-      summaries = stages.run(cfg, os.path.join(workdir_root, cell), _progress(cell), fit)
-    except (ValueError, FloatingPointError, OSError) as e:
-      raise RuntimeError(f"{cell}: {cli.one_line(e)} (finished cells are in {out})") from e
-    r = row(name, distorted, seed, cfg, summaries, time.monotonic() - start, out)
-    record["rows"].append(r)
+def _add_row(out: str, workdir_root: str, command: str, r: dict, order: list) -> None:
+  """Adds a finished cell's row to the table on disk, which other processes of the same command also add to
+  (each holds <workdir_root>/table.lock while it reads and rewrites it), and rewrites table.md and the figure."""
+  with open(os.path.join(workdir_root, "table.lock"), "a+") as held:
+    fcntl.flock(held, fcntl.LOCK_EX)
+    record = _start(out, workdir_root, command)
+    record["workdir_root"] = os.path.relpath(workdir_root)  # results are portable: no path of this machine
+    rank = {cell: i for i, cell in enumerate(order)}
+    record["rows"] = sorted(record["rows"] + [r], key=lambda x: rank.get(_name(x), -1))
     record["dates"] = sorted({x["date"] for x in record["rows"]})
     record["devices"] = sorted({x["device"] for x in record["rows"]})
+    figure(record, os.path.join(out, "validation_vs_time.png"))
+    cli.write_atomic(os.path.join(out, "table.json"), cli.to_json(record, indent=1) + "\n")
+    cli.write_atomic(os.path.join(out, "table.md"), table(record))
+
+
+def _name(r: dict) -> str:
+  return cell_name(r["method"], r["distortions"], r.get("seed", 0))
+
+
+def train_table(cells: list, out: str, workdir_root: str, command: str) -> str:
+  """Trains the cells the table lacks. Processes running the same command share them out: each claims a cell
+  (<workdir_root>/<cell>.lock) before it trains it and skips those another process holds."""
+  os.makedirs(workdir_root, exist_ok=True)
+  os.makedirs(out, exist_ok=True)
+  _start(out, workdir_root, command)  # refuses a table of other settings before anything trains
+  budget_s = 60 * BUDGET_MINUTES.value
+  order = [cell_name(name, distorted, seed) for name, distorted, seed, _ in cells]
+  elsewhere = []
+  for (name, distorted, seed, cfg), cell in zip(cells, order):
+    held = workdir.claim(os.path.join(workdir_root, f"{cell}.lock"))
+    if held is None:
+      elsewhere.append(cell)
+      continue
+    with held:
+      if cell in {_name(r) for r in _start(out, workdir_root, command)["rows"]}:
+        continue  # finished, by this process earlier or by another
+      fit = budget.staged_fit(budget_s, PRETRAIN_SHARE.value, method.layers(cfg)) if budget_s else None
+      start = time.monotonic()
+      try:
+        summaries = stages.run(cfg, os.path.join(workdir_root, cell), _progress(cell), fit)
+      except (ValueError, FloatingPointError, OSError) as e:
+        raise RuntimeError(f"{cell}: {cli.one_line(e)} (finished cells are in {out})") from e
+      r = row(name, distorted, seed, cfg, summaries, time.monotonic() - start, out)
+      _add_row(out, workdir_root, command, r, order)
     print(f"{cell}: test error at best validation {r['test_error_at_best_validation']:.2%} (member "
           f"{r['selected_member']}, epoch {r['best_validation_epoch']}), {r['seconds']:.0f} s charged "
           f"({r['pretrain_time_share']:.0%} pre-training), {r['run_seconds']:.0f} s in all", flush=True)
-    figure(record, os.path.join(out, "validation_vs_time.png"))
-    cli.write_atomic(os.path.join(out, "table.json"), cli.to_json(record, indent=1) + "\n")
-    text = table(record)
-    cli.write_atomic(os.path.join(out, "table.md"), text)
-  return table(record)
+  if elsewhere:
+    print(f"another process trains {', '.join(elsewhere)}: the table has them when it finishes", flush=True)
+  return table(_start(out, workdir_root, command))
 
 
 def main(argv):

@@ -125,14 +125,23 @@ def test_the_validation_digits_pick_the_member_and_the_epoch(table):
   assert not os.path.isabs(record["workdir_root"])
 
 
-def test_each_seed_trains_its_own_cell(tmp_path, mnist_dir):
+def test_each_seed_trains_its_own_cell_and_two_processes_share_the_cells_out(tmp_path, mnist_dir):
+  """The same command started twice at once: every cell is trained by one process only, and the table holds
+  every cell's row once, in the command's order."""
   del mnist_dir
-  done = _experiment(tmp_path, "--size=tiny", "--methods=end_to_end", "--distortions=off", "--budget_minutes=0.1",
-                     "--seeds=2")
-  assert done.returncode == 0, done.stderr
+  args = ("--size=tiny", "--methods=end_to_end", "--distortions=off", "--budget_minutes=0.1", "--seeds=2")
+  processes = [subprocess.Popen([sys.executable, "-m", "experiments.pretraining", f"--out={tmp_path / 'out'}",
+                                 f"--workdir_root={tmp_path / 'runs'}", *args], cwd=REPO, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+  outputs = [p.communicate() for p in processes]
+  assert [p.returncode for p in processes] == [0, 0], [err for _, err in outputs]
+  trained = [line.split(":")[0] for out, _ in outputs for line in out.splitlines()
+             if ": test error at best validation" in line]
+  assert sorted(trained) == ["end_to_end_plain", "end_to_end_plain_seed1"]
   record = json.loads((tmp_path / "out" / "table.json").read_text())
   assert record["seeds"] == 2 and [r["seed"] for r in record["rows"]] == [0, 1]
-  assert set(os.listdir(tmp_path / "runs")) - {"jax_cache"} == {"end_to_end_plain", "end_to_end_plain_seed1"}
+  assert {n for n in os.listdir(tmp_path / "runs") if not n.endswith(".lock")} - {"jax_cache"} == {
+      "end_to_end_plain", "end_to_end_plain_seed1"}
   assert record["rows"][0]["finetune_members"] != record["rows"][1]["finetune_members"]
   errors = [r["test_error_at_best_validation"] for r in record["rows"]]
   assert f"| end_to_end | no | {stats.format_mean_std(errors)} | — |" in (tmp_path / "out" / "table.md").read_text()
