@@ -72,7 +72,7 @@ DISTORT = flags.DEFINE_bool("distort", False, "Distort the training digits afres
                             "not: the study is about optimisation).")
 HIGHWAY_WIDTH = flags.DEFINE_integer("highway_width", 50, "Units per highway layer.")
 PLAIN_WIDTH = flags.DEFINE_integer("plain_width", 71, "Units per plain layer.")
-TOP = flags.DEFINE_integer("top", 10, "The figure's and table's mean of the best n runs per cell.")
+TOP = flags.DEFINE_integer("top", 5, "The figure's and table's mean of the best n runs per cell.")
 MIN_EPOCHS = flags.DEFINE_integer("min_epochs", 0, "With --budget_minutes: every run trains at least this many "
                                   "epochs (at most --epochs), past its share of the budget if need be.")
 SEED = flags.DEFINE_integer("seed", 0, "Seed of the search's draws and of every member's keys.")
@@ -209,6 +209,18 @@ def rank(member: dict):
   return (member["diverged"], loss if math.isfinite(loss) else math.inf)
 
 
+def _best(cell: dict) -> float:
+  return cell["runs"][0]["final_train_loss"]
+
+
+def _tops_mean(cell: dict, top: int) -> float:
+  return float(np.mean([m["final_train_loss"] for m in highway_figures.best_runs(cell["runs"], top)]))
+
+
+def _median(cell: dict) -> float:
+  return float(np.median([m["final_train_loss"] for m in cell["runs"] if not m["diverged"]] or [math.nan]))
+
+
 def table(study: dict, cells: dict, command: str, top: int) -> str:
   """table.md: per kind and depth the best, the best-`top` and the median final training losses, and the best
   run."""
@@ -230,20 +242,21 @@ def table(study: dict, cells: dict, command: str, top: int) -> str:
     epochs = "/".join(str(t["epochs"]) for t in cell["timings"].values())
     gate = f", {best['gate_bias']:.2f}" if "gate_bias" in best else ""
     tops = highway_figures.best_runs(runs, top)
-    tops_mean = np.mean([m["final_train_loss"] for m in tops])
-    median = np.median([m["final_train_loss"] for m in runs if not m["diverged"]] or [math.nan])
     lines.append(
         f"| {depth} | {kind} | {cell['width']} | {cell['weights_per_net']:,} | {counts} | "
         f"{sum(m['diverged'] for m in runs)} | {epochs} | {best['final_train_loss']:.3g} | "
-        f"{tops_mean:.3g} ({len(tops)}) | {median:.3g} | "
+        f"{_tops_mean(cell, top):.3g} ({len(tops)}) | {_median(cell):.3g} | "
         f"{best['activation']}, {best['lr0']:.3g}, {best['momentum']:.3f}, {best['lr_decay']:.4f}{gate} | "
         f"{stats.format_error(best['test_error'][-1], cell['test_digits'])} |")
-  ratios = [(depth, cells[("plain", depth)]["runs"][0]["final_train_loss"] /
-             cells[("highway", depth)]["runs"][0]["final_train_loss"])
+  ratios = [(depth, [summary(cells[("plain", depth)]) / summary(cells[("highway", depth)])
+                     for summary in (_best, lambda cell: _tops_mean(cell, top), _median)])
             for depth in study["depths"] if ("plain", depth) in cells and ("highway", depth) in cells]
   if ratios:
-    lines += ["", "| depth | best plain / best highway final training loss |", "|---|---|"]
-    lines += [f"| {depth} | {ratio:.3g} |" for depth, ratio in ratios]
+    lines += ["", f"Plain over highway final training loss, compared three ways (one best run, the best {top}, all "
+              "runs), so that one lucky run does not make the difference:", "",
+              f"| depth | best / best | mean of the best {top} / mean of the best {top} | median / median |",
+              "|---|---|---|---|"]
+    lines += [f"| {depth} | " + " | ".join(f"{r:.3g}" for r in ratio) + " |" for depth, ratio in ratios]
   dates = sorted({cell["date"] for cell in cells.values()})
   devices = sorted({cell["device"] for cell in cells.values()})
   lines += ["", f"Trained {', '.join(dates)} on {', '.join(devices)}; per-run settings and curves in "

@@ -17,14 +17,15 @@ COLOURS = {"plain": "tab:red", "highway": "tab:blue"}
 GATE_DIGITS = 1_000  # Test digits the gates are averaged over.
 
 
-def best_runs(runs: list, top: int) -> list:
-  """The best `top` of a cell's ranked runs that did not diverge (fewer when fewer did not)."""
+def best_runs(runs: list, top: int | None) -> list:
+  """The best `top` (None: all) of a cell's ranked runs that did not diverge (fewer when fewer did not)."""
   return [r for r in runs if not r["diverged"]][:top]
 
 
 def training_loss(cells: dict, depths: list, top: int, path: str) -> None:
-  """One panel per depth: each kind's best run (solid) and the mean of its best `top` runs that did not
-  diverge (dashed). `cells`: {(kind, depth): cell record}, runs ranked best first.
+  """One panel per depth: each kind's best run (solid), the mean of its best `top` runs that did not diverge
+  (dashed) and the median of all that did not (dotted). `cells`: {(kind, depth): cell record}, runs ranked best
+  first.
   """
   fig = Figure(figsize=(3.2 * len(depths), 3.4))
   axes = np.atleast_1d(fig.subplots(1, len(depths), sharey=True))
@@ -32,14 +33,17 @@ def training_loss(cells: dict, depths: list, top: int, path: str) -> None:
     for kind, colour in COLOURS.items():
       if (kind, depth) not in cells:
         continue
-      best = [np.asarray(r["train_loss"], np.float64) for r in best_runs(cells[(kind, depth)]["runs"], top)]
-      if not best:
+      runs = [np.asarray(r["train_loss"], np.float64) for r in best_runs(cells[(kind, depth)]["runs"], None)]
+      if not runs:
         continue  # every run diverged
-      ax.plot(np.arange(1, len(best[0]) + 1), best[0], color=colour, label=f"{kind}, best")
-      # A budget may give runs different numbers of epochs: the mean covers the epochs all of them trained.
-      common = min(len(curve) for curve in best)
-      ax.plot(np.arange(1, common + 1), np.mean([curve[:common] for curve in best], axis=0), color=colour,
-              ls="--", lw=1, label=f"{kind}, mean of best {len(best)}")
+      ax.plot(np.arange(1, len(runs[0]) + 1), runs[0], color=colour, label=f"{kind}, best")
+      # A budget may give runs different numbers of epochs: the mean and the median cover the epochs all of
+      # their runs trained.
+      for curves, summary, style, label in ((runs[:top], np.mean, "--", f"mean of best {len(runs[:top])}"),
+                                            (runs, np.median, ":", f"median of {len(runs)}")):
+        common = min(len(curve) for curve in curves)
+        ax.plot(np.arange(1, common + 1), summary([curve[:common] for curve in curves], axis=0), color=colour,
+                ls=style, lw=1, label=f"{kind}, {label}")
     ax.set_yscale("log")
     ax.set_title(f"depth {depth}")
     ax.set_xlabel("epoch")

@@ -57,7 +57,12 @@ def test_the_tiny_study_writes_every_file(straight):
   table = (tmp_path / "out" / "table.md").read_text()
   assert table in out
   rows = [line for line in table.splitlines() if line.startswith("| 2 |") or line.startswith("| 3 |")]
-  assert len(rows) == 4 + 2  # a row per kind and depth, then the plain / highway ratio per depth
+  assert len(rows) == 4 + 2  # a row per kind and depth, then the plain / highway ratios per depth
+  cells = _cells(tmp_path)
+  for depth, row in zip((2, 3), rows[4:]):
+    plain, gated = ([r["final_train_loss"] for r in cells[f"{kind}_{depth}"]["runs"]] for kind in ("plain", "highway"))
+    # One run per cell: its best, the mean of its best 5 and its median are the run itself.
+    assert row == f"| {depth} | " + " | ".join([f"{plain[0] / gated[0]:.3g}"] * 3) + " |"
   saved = json.loads((tmp_path / "out" / "study.json").read_text())
   assert saved["settings"]["depths"] == [2, 3] and saved["command"].startswith("python -m experiments.highway ")
 

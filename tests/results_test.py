@@ -15,10 +15,7 @@ RESULTS = pathlib.Path(__file__).resolve().parent.parent / "results"
 # the code that now commits curves beside them. A file here that gains curves fails the test, so that it is
 # removed from here; this list only shrinks.
 NO_CURVES = {
-    "cpu/table1.json": "Table 1 at CPU size, run before reproduce.py copied each run's metrics.jsonl to --out",
     "cnn-cpu/mlp_net1/table1.json": "net 1 beside the column, run before reproduce.py copied metrics.jsonl",
-    "pretraining/cpu/table.json": "rows hold only the selected member's validation curve: no test curve and no "
-                                  "other member's curve, from which the member and its test error are picked",
 }
 COLUMNS = ("best_validation_epoch", "validation_error", "test_error_at_best_validation", "best_test_error")
 # A folder of some machine: /tmp/..., /work/..., /home/... (placeholders such as <scratch>/work/... are not).
