@@ -3,7 +3,7 @@
 At ~1 % error on 10,000 test digits one figure's standard error is ~0.1 %, so two runs' figures may differ
 by tens of digits by chance. Every table prints its errors with `format_error`; `mcnemar` says whether two
 models that classified the same test digits differ, from their per-digit correctness (`pack_correct`, a bit
-per digit, is how runs store it).
+per digit, is how runs store it), and `mcnemar_pooled` whether two methods differ over several seeds' pairs.
 """
 
 import base64
@@ -53,7 +53,21 @@ def mcnemar(correct_a, correct_b) -> dict:
   a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
   if a.shape != b.shape or a.ndim != 1:
     raise ValueError(f"need two equal 1-d correctness vectors; got shapes {a.shape} and {b.shape}")
-  a_only, b_only = int((a & ~b).sum()), int((b & ~a).sum())
+  return _exact(int((a & ~b).sum()), int((b & ~a).sum()))
+
+
+def mcnemar_pooled(pairs) -> dict:
+  """The exact McNemar test over several independent pairs of models (e.g. method A against method B, one
+  pair per seed), each pair on the same test digits: the pairs' discordant digits pooled. Under the null
+  hypothesis every discordant digit of every pair is a fair coin flip, so the sums are one binomial test."""
+  tests = [mcnemar(a, b) for a, b in pairs]
+  if not tests:
+    raise ValueError("need at least one pair of correctness vectors")
+  return _exact(sum(t["a_only"] for t in tests), sum(t["b_only"] for t in tests))
+
+
+def _exact(a_only: int, b_only: int) -> dict:
+  """Two-sided exact binomial test of `a_only` against `b_only` discordant digits (p = 1/2)."""
   n = a_only + b_only
   tail = sum(math.comb(n, k) for k in range(min(a_only, b_only) + 1))
   return {"a_only": a_only, "b_only": b_only, "p_value": min(1.0, 2 * tail / 2**n)}

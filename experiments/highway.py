@@ -5,15 +5,16 @@ its hyper-parameters, compared on training cross-entropy.
     python -m experiments.highway --out=results/highway/<name> [--depths=10,20,50,100] [--runs=100] \
         [--epochs=400] [--budget_minutes=0] [--train_limit=0] [--eval_limit=0] [--distort]
 
-The paper's size (100 runs per cell, all 60,000 training digits, 400 epochs) is for a GPU; on a 2-core CPU,
-within 45 minutes (10 runs per cell, 50 epochs of 5,000 digits, all 10,000 test digits):
+The paper's size (100 runs per cell, all 60,000 training digits, 400 epochs) is for a GPU; on one CPU core,
+about an hour (20 runs per cell, every one at least 20 of its 50 epochs of 5,000 digits, all 10,000 test
+digits):
 
-    python -m experiments.highway --runs=10 --epochs=50 --train_limit=5000 --budget_minutes=40 \
-        --out=results/highway/cpu
+    python -m experiments.highway --runs=20 --epochs=50 --min_epochs=20 --train_limit=5000 \
+        --budget_minutes=60 --out=results/highway/cpu
 
-Cells are compared on their best runs, so each run needs comparable effort: --min_epochs gives every run at
-least that many epochs even past its budget share (a fair-effort study at CPU size: --runs=20 --epochs=50
---min_epochs=20 --train_limit=5000 --budget_minutes=90).
+Cells are compared on their best runs and on their spread (the mean of the best --top, the median), so each
+run needs comparable effort: --min_epochs gives every run at least that many epochs even past its budget
+share.
 
 A net of depth d is a plain input layer, d - 1 plain or highway layers, and a softmax layer; highway layers
 have --highway_width units (50), plain ones --plain_width (71): about 5,000 weights per layer either way.
@@ -30,8 +31,8 @@ finished run is only read back, a run past its probe resumes to the epochs it pl
 uninterrupted study with no budget), the others start afresh with the remaining budget.
 
 Writes to --out: study.json (the settings and command), <kind>_<depth>.json per cell (every run's
-hyper-parameters and per-epoch curves), table.md, training_loss.png (Fig. 1: best run and mean of the best
---top per kind, one panel per depth) and gates.png (the mean transform gate activity per layer of the best
+hyper-parameters and per-epoch curves), table.md, training_loss.png (Fig. 1: best run, mean of the best
+--top and median per kind, one panel per depth) and gates.png (the mean transform gate activity per layer of the best
 highway net of the greatest depth, the idea of Fig. 2). Checkpoints and metrics stay in --workdir_root.
 """
 

@@ -67,9 +67,11 @@ def test_writes_the_table_the_figures_and_nothing_else(table):
   paired = stats.mcnemar(stats.unpack_correct(autoencoders["test_correct"], n),
                          stats.unpack_correct(end_to_end["test_correct"], n))
   mean = stats.format_mean_std([end_to_end["test_error_at_best_validation"]])
-  assert f"| end_to_end | no | {mean} | — |" in over_seeds
+  assert f"| end_to_end | no | {mean} | — | — | — |" in over_seeds
+  difference = autoencoders["test_error_at_best_validation"] - end_to_end["test_error_at_best_validation"]
+  test = f"{paired['a_only']} / {paired['b_only']}, p = {paired['p_value']:.2g}"
   assert (f"| autoencoder_pretraining | no | {stats.format_mean_std([autoencoders['test_error_at_best_validation']])} "
-          f"| seed 0: {paired['a_only']} / {paired['b_only']}, p = {paired['p_value']:.2g} |") in over_seeds
+          f"| {100 * difference:+.2f} ± 0.00 % | seed 0: {test} | {test} |") in over_seeds
 
 
 def test_the_budget_accounting_adds_up(table):

@@ -48,6 +48,19 @@ def test_mcnemar_by_hand():
   assert stats.mcnemar(a, a)["p_value"] == 1.0
 
 
+def test_mcnemar_pooled_sums_the_pairs_discordant_digits():
+  a = np.array([1, 0, 0, 0, 0, 1, 1], bool)
+  b = np.array([0, 1, 1, 1, 1, 1, 0], bool)
+  # Two pairs of 2 against 4: 4 against 8 of 12, P(X <= 4) + P(X >= 8) for X ~ Binomial(12, 1/2).
+  pooled = stats.mcnemar_pooled([(a, b), (a, b)])
+  assert (pooled["a_only"], pooled["b_only"]) == (4, 8)
+  assert pooled["p_value"] == pytest.approx(scipy_stats.binomtest(4, 12).pvalue, rel=1e-12)
+  assert pooled["p_value"] < stats.mcnemar(a, b)["p_value"]  # the same direction twice is stronger evidence
+  assert stats.mcnemar_pooled([(a, b), (b, a)])["p_value"] == 1.0  # opposite directions cancel
+  with pytest.raises(ValueError, match="at least one pair"):
+    stats.mcnemar_pooled([])
+
+
 def test_pack_correct_round_trips_a_bit_per_digit():
   assert len(stats.pack_correct(np.ones(10_000, bool))) == 1_668
   correct = np.random.default_rng(1).random(10_001) > 0.01  # not a whole number of bytes
