@@ -11,12 +11,6 @@ import pytest
 
 RESULTS = pathlib.Path(__file__).resolve().parent.parent / "results"
 
-# Results committed without per-epoch curves: nothing re-derives their selection until they are re-run with
-# the code that now commits curves beside them. A file here that gains curves fails the test, so that it is
-# removed from here; this list only shrinks.
-NO_CURVES = {
-    "cnn-cpu/mlp_net1/table1.json": "net 1 beside the column, run before reproduce.py copied metrics.jsonl",
-}
 COLUMNS = ("best_validation_epoch", "validation_error", "test_error_at_best_validation", "best_test_error")
 # A folder of some machine: /tmp/..., /work/..., /home/... (placeholders such as <scratch>/work/... are not).
 ABSOLUTE = re.compile(r"(?<![\w.<>~-])/(tmp|work|home|root|opt|mnt|var|srv|usr|scratch|Users|data|media|run"
@@ -127,15 +121,12 @@ def test_every_test_error_at_best_validation_is_re_derived_from_the_committed_cu
   name = str(path.relative_to(RESULTS))
   mismatches, checked, unchecked = _check(path, json.loads(path.read_text()))
   assert not mismatches, f"{name}: {'; '.join(mismatches)}"
-  if name in NO_CURVES:
-    assert unchecked and not checked, f"{name} now has curves: remove it from NO_CURVES"
-  else:
-    assert not unchecked, f"{name}: {unchecked} reported results have no committed curves to check them"
+  assert not unchecked, f"{name}: {unchecked} reported results have no committed curves to check them"
 
 
-def test_the_records_that_will_replace_the_exceptions_are_re_derived_and_a_wrong_figure_is_caught(tmp_path):
+def test_table1_and_pretraining_records_are_re_derived_and_a_wrong_figure_is_caught(tmp_path):
   """table1.json with <run>_metrics.jsonl, and a pre-training table with every member's fine-tuning curves,
-  as experiments/reproduce.py and experiments/pretraining.py now write them."""
+  as experiments/reproduce.py and experiments/pretraining.py write them."""
   history = [{"validation_selected_error": v, "test_selected_error": t} for v, t in
              [(0.03, 0.031), (0.02, 0.025), (0.02, 0.021), (0.025, 0.02)]]
   (tmp_path / "net1_metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in history))
@@ -153,10 +144,6 @@ def test_the_records_that_will_replace_the_exceptions_are_re_derived_and_a_wrong
   row["selected_member"] = 0
   with pytest.raises(AssertionError, match="end_to_end"):
     _check(tmp_path / "pretraining" / "cpu" / "table.json", {"rows": [row]})
-
-
-def test_the_known_exceptions_are_committed_results():
-  assert all((RESULTS / name).exists() for name in NO_CURVES)
 
 
 @pytest.mark.parametrize("path", sorted(p for p in RESULTS.rglob("*") if p.is_file() and p.suffix != ".png"
