@@ -344,9 +344,10 @@ def train_table(cells: list, out: str, workdir_root: str, command: str) -> str:
     print(f"{cell}: test error at best validation {r['test_error_at_best_validation']:.2%} (member "
           f"{r['selected_member']}, epoch {r['best_validation_epoch']}), {r['seconds']:.0f} s charged "
           f"({r['pretrain_time_share']:.0%} pre-training), {r['run_seconds']:.0f} s in all", flush=True)
+  record = _start(out, workdir_root, command)
+  elsewhere = [cell for cell in elsewhere if cell not in {_name(r) for r in record["rows"]}]
   if elsewhere:
     print(f"another process trains {', '.join(elsewhere)}: the table has them when it finishes", flush=True)
-  record = _start(out, workdir_root, command)
   if record["rows"]:  # as this code writes it, also when every cell was already in the table
     cli.write_atomic(os.path.join(out, "table.md"), table(record))
   return table(record)
