@@ -219,7 +219,7 @@ def _tops_mean(cell: dict, top: int) -> float:
 
 
 def _median(cell: dict) -> float:
-  return float(np.median([m["final_train_loss"] for m in cell["runs"] if not m["diverged"]] or [math.nan]))
+  return float(np.median([m["final_train_loss"] for m in highway_figures.best_runs(cell["runs"], None)] or [math.nan]))
 
 
 def table(study: dict, cells: dict, command: str, top: int) -> str:

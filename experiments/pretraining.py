@@ -25,6 +25,7 @@ two at a time (each process claims a cell before training it; both add their row
     for core in 0 1; do taskset -c $core python -m experiments.pretraining --seeds=3 --out=... & done; wait
 """
 
+import contextlib
 import dataclasses
 import datetime
 import fcntl
@@ -296,11 +297,18 @@ def _start(out: str, workdir_root: str, command: str) -> dict:
   return record
 
 
-def _add_row(out: str, workdir_root: str, command: str, r: dict, order: list) -> None:
-  """Adds a finished cell's row to the table on disk, which other processes of the same command also add to
-  (each holds <workdir_root>/table.lock while it reads and rewrites it), and rewrites table.md and the figure."""
+@contextlib.contextmanager
+def _table_lock(workdir_root: str):
+  """Held while a process reads and rewrites the table, which every process of the same command writes."""
   with open(os.path.join(workdir_root, "table.lock"), "a+") as held:
     fcntl.flock(held, fcntl.LOCK_EX)
+    yield
+
+
+def _add_row(out: str, workdir_root: str, command: str, r: dict, order: list) -> None:
+  """Adds a finished cell's row to the table on disk, which other processes of the same command also add to,
+  and rewrites table.md and the figure."""
+  with _table_lock(workdir_root):
     record = _start(out, workdir_root, command)
     record["workdir_root"] = os.path.relpath(workdir_root)  # results are portable: no path of this machine
     rank = {cell: i for i, cell in enumerate(order)}
@@ -344,13 +352,15 @@ def train_table(cells: list, out: str, workdir_root: str, command: str) -> str:
     print(f"{cell}: test error at best validation {r['test_error_at_best_validation']:.2%} (member "
           f"{r['selected_member']}, epoch {r['best_validation_epoch']}), {r['seconds']:.0f} s charged "
           f"({r['pretrain_time_share']:.0%} pre-training), {r['run_seconds']:.0f} s in all", flush=True)
-  record = _start(out, workdir_root, command)
+  with _table_lock(workdir_root):
+    record = _start(out, workdir_root, command)
+    text = table(record)
+    if record["rows"]:  # as this code writes it, also when every cell was already in the table
+      cli.write_atomic(os.path.join(out, "table.md"), text)
   elsewhere = [cell for cell in elsewhere if cell not in {_name(r) for r in record["rows"]}]
   if elsewhere:
     print(f"another process trains {', '.join(elsewhere)}: the table has them when it finishes", flush=True)
-  if record["rows"]:  # as this code writes it, also when every cell was already in the table
-    cli.write_atomic(os.path.join(out, "table.md"), table(record))
-  return table(record)
+  return text
 
 
 def main(argv):
